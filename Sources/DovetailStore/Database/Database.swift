@@ -1,0 +1,50 @@
+import Foundation
+import Logging
+import SQLKit
+
+/// The configured database: SQLite or PostgreSQL behind one interface.
+///
+/// Every repository takes a `Database` and runs its statements through `read` or `write`; errors
+/// leave here as `StoreError`, whatever the backend.
+public struct Database: Sendable {
+    let engine: any DatabaseEngine
+    public let url: DatabaseURL
+
+    public var dialect: Dialect { engine.dialect }
+
+    /// Opens the database named by `url` without touching its schema.
+    public static func open(_ url: DatabaseURL, pool: PoolSettings = PoolSettings(), logger: Logger) async throws -> Database {
+        switch url {
+        case .sqlite(let location):
+            return Database(engine: try await SQLiteEngine.open(location, logger: logger), url: url)
+        case .postgres(let info):
+            return Database(engine: try PostgresEngine(info: info, pool: pool, logger: logger), url: url)
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await engine.read(body)
+    }
+
+    /// Runs `body` in one transaction: all of its statements commit together or not at all.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await engine.write(body)
+    }
+
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await engine.withSession(body)
+    }
+
+    /// One round trip; returns how long it took.
+    public func ping() async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let statement = dialect.pingStatement
+        _ = try await read { database in try await database.raw(SQLQueryString(statement)).all() }
+        return start.duration(to: clock.now)
+    }
+
+    public func shutdown() async {
+        await engine.shutdown()
+    }
+}

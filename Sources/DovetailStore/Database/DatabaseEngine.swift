@@ -1,0 +1,16 @@
+import SQLKit
+
+/// A backend that can run reads and write transactions; one per server process.
+///
+/// Both engines hand out `SQLDatabase` values created with query logging switched off, so bind
+/// values (which may be secrets) never reach a log.
+protocol DatabaseEngine: Sendable {
+    var dialect: Dialect { get }
+    /// Runs `body` outside an explicit transaction, on whichever connection the engine prefers.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` inside a write transaction that commits when it returns and rolls back when it throws.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs `body` on one connection with no transaction, for statements that cannot run inside one.
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    func shutdown() async
+}

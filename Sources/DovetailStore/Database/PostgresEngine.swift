@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOSSL
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import Synchronization
+
+/// PostgreSQL through one `PostgresClient` pool, sized and guarded from the environment.
+///
+/// The pool reconnects by itself when the server comes back; this engine adds what it lacks:
+/// a lease timeout (so a request fails with 503 instead of hanging) and a fast-fail window while
+/// the server is known to be down.
+final class PostgresEngine: DatabaseEngine {
+    let dialect = Dialect.postgres
+    private let client: PostgresClient
+    private let runTask: Task<Void, Never>
+    private let info: PostgresConnectionInfo
+    private let pool: PoolSettings
+    private let logger: Logger
+    private let outage = OutageWindow()
+
+    init(info: PostgresConnectionInfo, pool: PoolSettings, logger: Logger) throws {
+        self.info = info
+        self.pool = pool
+        self.logger = logger
+        var configuration = try Self.clientConfiguration(info)
+        configuration.options.maximumConnections = pool.maximumConnections
+        configuration.options.minimumConnections = 0
+        configuration.options.connectionIdleTimeout = pool.recycle
+        configuration.options.keepAliveBehavior = pool.prePing ? .init(frequency: .seconds(30)) : nil
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = Self.startupParameters(info: info, pool: pool)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "dovetail.postgres.pool", factory: { _ in SwiftLogNoOpLogHandler() }))
+        self.client = client
+        self.runTask = Task { await client.run() }
+    }
+
+    /// Server-side guards sent in the startup packet, so every pooled connection has them from the start.
+    static func startupParameters(info: PostgresConnectionInfo, pool: PoolSettings) -> [(String, String)] {
+        [
+            ("application_name", info.applicationName),
+            ("TimeZone", "UTC"),
+            ("statement_timeout", "\(pool.statementTimeout.milliseconds)"),
+            ("idle_in_transaction_session_timeout", "\(pool.idleInTransactionTimeout.milliseconds)"),
+        ]
+    }
+
+    static func clientConfiguration(_ info: PostgresConnectionInfo) throws -> PostgresClient.Configuration {
+        if let directory = info.unixSocketDirectory {
+            return PostgresClient.Configuration(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(info.port)", username: info.username, password: info.password, database: info.database
+            )
+        }
+        let tls: PostgresClient.Configuration.TLS
+        switch info.sslMode {
+        case .disable: tls = .disable
+        case .allow, .prefer: tls = .prefer(Self.tlsConfiguration(verify: false))
+        case .require: tls = .require(Self.tlsConfiguration(verify: false))
+        case .verifyCA, .verifyFull: tls = .require(Self.tlsConfiguration(verify: true))
+        }
+        return PostgresClient.Configuration(
+            host: info.host, port: info.port, username: info.username, password: info.password, database: info.database, tls: tls
+        )
+    }
+
+    /// `require` encrypts without checking the certificate, as libpq does; `verify-*` checks it.
+    static func tlsConfiguration(verify: Bool) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if !verify { configuration.certificateVerification = .none }
+        return configuration
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withLease { connection in
+            try await body(connection.sql(queryLogLevel: nil))
+        }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withLease { connection in
+            let database = connection.sql(queryLogLevel: nil)
+            try await database.raw(SQLQueryString(self.dialect.beginWriteTransaction)).run()
+            do {
+                let result = try await body(database)
+                try await database.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await database.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withLease { connection in try await body(connection.sql(queryLogLevel: nil)) }
+    }
+
+    /// Leases a connection, giving up after the pool timeout (or after 2 s while the server is known
+    /// to be down) so that callers get a clear `unavailable` error rather than waiting forever.
+    private func withLease<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let timeout = outage.isOpen ? min(pool.timeout, .seconds(2)) : pool.timeout
+        let leased = LeaseFlag()
+        let client = self.client
+        do {
+            let result = try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask {
+                    try await client.withConnection { connection in
+                        leased.set()
+                        return try await body(connection)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    if leased.isSet { return nil }
+                    throw LeaseTimeout()
+                }
+                var value: T?
+                while let next = try await group.next() {
+                    if let next {
+                        value = next
+                        group.cancelAll()
+                    }
+                }
+                guard let value else { throw LeaseTimeout() }
+                return value
+            }
+            outage.close()
+            return result
+        } catch {
+            if Self.meansServerUnreachable(error) { outage.open() }
+            throw Self.translate(error, info: info)
+        }
+    }
+
+    func shutdown() async {
+        runTask.cancel()
+        await runTask.value
+    }
+
+    struct LeaseTimeout: Error {}
+
+    static func meansServerUnreachable(_ error: any Error) -> Bool {
+        if error is LeaseTimeout || error is ConnectionPoolError { return true }
+        guard let psqlError = error as? PSQLError else { return false }
+        return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(psqlError.code)
+    }
+
+    static func translate(_ error: any Error, info: PostgresConnectionInfo) -> any Error {
+        if error is StoreError { return error }
+        let server = "PostgreSQL at \(info.displayAddress)"
+        if error is LeaseTimeout {
+            return StoreError.unavailable("\(server) did not provide a connection in time; it may be down or overloaded. Retry shortly.")
+        }
+        if error is ConnectionPoolError || error is CancellationError {
+            return StoreError.unavailable("\(server) is unreachable; retry shortly.")
+        }
+        if let transactionError = error as? PostgresTransactionError {
+            return translate(transactionError.closureError ?? transactionError.beginError ?? transactionError.commitError ?? error, info: info)
+        }
+        guard let psqlError = error as? PSQLError else { return error }
+        switch psqlError.code {
+        case .server:
+            return translateServerError(psqlError, server: server)
+        case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection, .poolClosed:
+            return StoreError.unavailable("\(server) closed the connection; retry shortly.")
+        case .queryCancelled:
+            return StoreError.unavailable("The query was cancelled; retry shortly.")
+        default:
+            return StoreError(.internalFailure, "PostgreSQL failed (\(psqlError.code)).")
+        }
+    }
+
+    static func translateServerError(_ error: PSQLError, server: String) -> any Error {
+        let state = error.serverInfo?[.sqlState] ?? ""
+        let constraint = error.serverInfo?[.constraintName] ?? "a constraint"
+        switch state {
+        case "23505": return StoreError.conflict("That value is already taken (\(constraint)).")
+        case "23503": return StoreError.invalid("A referenced row does not exist (\(constraint)).")
+        case "23514", "23502", "22P02", "22001": return StoreError.invalid("A value breaks a rule of the data model (\(constraint)).")
+        case "57014": return StoreError.unavailable("The query ran longer than POSTGRES_STATEMENT_TIMEOUT allows; retry or raise the limit.")
+        case "40001", "40P01": return StoreError.unavailable("The database resolved a conflict between concurrent writes; retry.")
+        case "57P01", "57P02", "57P03", "53300": return StoreError.unavailable("\(server) is shutting down, starting up or out of connections; retry shortly.")
+        default:
+            return StoreError(.internalFailure, "PostgreSQL refused the statement (SQLSTATE \(state)): \(error.serverInfo?[.message] ?? "no message").")
+        }
+    }
+}
+
+/// Set once a connection has been handed out, so the lease timer knows to stand down.
+final class LeaseFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
+}
+
+/// Remembers that the server was recently unreachable, so that requests made during an outage
+/// fail within seconds instead of each waiting out the full pool timeout.
+final class OutageWindow: Sendable {
+    private let openedAt = Mutex<ContinuousClock.Instant?>(nil)
+    private static let length: Duration = .seconds(5)
+
+    var isOpen: Bool {
+        openedAt.withLock { instant in
+            guard let instant else { return false }
+            return instant.duration(to: .now) < Self.length
+        }
+    }
+
+    func open() { openedAt.withLock { $0 = .now } }
+    func close() { openedAt.withLock { $0 = nil } }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let parts = components
+        return parts.seconds * 1000 + parts.attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension PostgresConnectionInfo {
+    /// `host:port/database` or the socket directory; never the password.
+    var displayAddress: String {
+        if let directory = unixSocketDirectory { return "\(directory) (database \(database))" }
+        let shownHost = host.contains(":") ? "[\(host)]" : host
+        return "\(shownHost):\(port)/\(database)"
+    }
+}

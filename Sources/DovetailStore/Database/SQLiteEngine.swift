@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import Synchronization
+
+/// SQLite in WAL mode: one writer connection behind a FIFO lock, and a few reader connections
+/// that see committed data while a write is under way.
+///
+/// `:memory:` databases exist per connection, so there the writer serves reads too (under the lock,
+/// so a read never lands inside another task's transaction).
+final class SQLiteEngine: DatabaseEngine {
+    let dialect = Dialect.sqlite
+    private let writer: SQLiteConnection
+    private let readers: [SQLiteConnection]
+    private let writeLock = AsyncLock()
+    private let nextReader = Atomic<Int>(0)
+    private let logger: Logger
+
+    /// How long SQLite waits for another process's write lock before giving up.
+    static let busyTimeoutMilliseconds = 30_000
+    static let readerCount = 4
+
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+        self.writer = writer
+        self.readers = readers
+        self.logger = logger
+    }
+
+    static func open(_ location: SQLiteLocation, logger: Logger) async throws -> SQLiteEngine {
+        do {
+            switch location {
+            case .memory:
+                let connection = try await SQLiteConnection.open(storage: .memory, logger: logger)
+                do {
+                    try await configure(connection, enableWAL: false)
+                } catch {
+                    try? await connection.close()
+                    throw error
+                }
+                return SQLiteEngine(writer: connection, readers: [], logger: logger)
+            case .file(let path):
+                let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+                let directory = (absolute as NSString).deletingLastPathComponent
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                var opened: [SQLiteConnection] = []
+                do {
+                    for index in 0...readerCount {
+                        let connection = try await SQLiteConnection.open(storage: .file(path: absolute), logger: logger)
+                        opened.append(connection)
+                        try await configure(connection, enableWAL: index == 0)
+                    }
+                } catch {
+                    // SQLiteNIO traps when a connection is released unclosed.
+                    for connection in opened { try? await connection.close() }
+                    throw error
+                }
+                return SQLiteEngine(writer: opened[0], readers: Array(opened.dropFirst()), logger: logger)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.unavailable("Cannot open the SQLite database at \(location.displayPath): \(Self.describe(error)). Check that the directory exists and is writable.")
+        }
+    }
+
+    /// WAL is a property of the file (set once); `foreign_keys` and `busy_timeout` are per connection.
+    private static func configure(_ connection: SQLiteConnection, enableWAL: Bool) async throws {
+        if enableWAL {
+            _ = try await connection.query("PRAGMA journal_mode=WAL")
+            _ = try await connection.query("PRAGMA synchronous=NORMAL")
+        }
+        _ = try await connection.query("PRAGMA foreign_keys=ON")
+        _ = try await connection.query("PRAGMA busy_timeout=\(busyTimeoutMilliseconds)")
+    }
+
+    private static func sql(_ connection: SQLiteConnection) -> any SQLDatabase {
+        connection.sql(encoder: .init(), decoder: .init(), queryLogLevel: nil)
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            if readers.isEmpty {
+                return try await writeLock.withLock { try await body(Self.sql(writer)) }
+            }
+            let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+            let reader = readers[abs(index) % readers.count]
+            return try await body(Self.sql(reader))
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            return try await writeLock.withLock {
+                let database = Self.sql(writer)
+                try await database.raw(SQLQueryString(dialect.beginWriteTransaction)).run()
+                do {
+                    let result = try await body(database)
+                    try await database.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await database.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            return try await writeLock.withLock { try await body(Self.sql(writer)) }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    func shutdown() async {
+        for connection in readers + [writer] {
+            try? await connection.close()
+        }
+    }
+
+    static func translate(_ error: any Error) -> any Error {
+        if error is StoreError { return error }
+        guard let sqliteError = error as? SQLiteError else { return error }
+        switch sqliteError.reason {
+        case .constraintUniqueFailed, .constraintPrimaryKeyFailed:
+            return StoreError.conflict("That value is already taken: \(constraintName(sqliteError.message)).")
+        case .constraintForeignKeyFailed:
+            return StoreError.invalid("A referenced row does not exist.")
+        case .constraintCheckFailed, .constraintNotNullFailed:
+            return StoreError.invalid("A value breaks a rule of the data model: \(constraintName(sqliteError.message)).")
+        case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
+            return StoreError.unavailable("The SQLite database is locked by another process; try again shortly.")
+        case .readOnly, .readonlyCantLock, .readonlyDirectory, .readonlyInRecovery, .readonlyInRollback, .readonlyBackingMoved, .full, .ioError:
+            return StoreError.unavailable("The SQLite database cannot be written (\(sqliteError.reason)): check disk space and file permissions.")
+        default:
+            return StoreError(.internalFailure, "SQLite failed: \(sqliteError.message)")
+        }
+    }
+
+    /// SQLite messages name the constraint (`UNIQUE constraint failed: projects.slug`); they never echo values.
+    private static func constraintName(_ message: String) -> String {
+        message.components(separatedBy: ": ").last ?? message
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        (error as? SQLiteError)?.message ?? String(describing: error)
+    }
+}
+
+extension SQLiteLocation {
+    var displayPath: String {
+        switch self {
+        case .memory: ":memory:"
+        case .file(let path): path
+        }
+    }
+}

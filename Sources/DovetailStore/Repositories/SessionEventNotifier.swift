@@ -1,0 +1,72 @@
+import Synchronization
+
+/// Wakes live event streams in this process when an event is appended.
+///
+/// The database stays the source of truth: a woken stream re-reads `seq > last` from it, and
+/// streams also poll on a timer so events appended by another `dovetail serve` instance arrive too.
+public final class SessionEventNotifier: Sendable {
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Void, Never>
+    }
+
+    private struct State {
+        var versions: [String: Int] = [:]
+        var waiters: [String: [Waiter]] = [:]
+        var nextWaiterID = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// A counter that changes whenever an event is appended to the session.
+    public func version(of sessionId: String) -> Int {
+        state.withLock { $0.versions[sessionId] ?? 0 }
+    }
+
+    public func didAppend(sessionId: String) {
+        let waiters = state.withLock { state -> [Waiter] in
+            state.versions[sessionId, default: 0] += 1
+            return state.waiters.removeValue(forKey: sessionId) ?? []
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// Returns when the session's version differs from `seen`, or after `timeout`.
+    public func wait(sessionId: String, seen: Int, timeout: Duration) async {
+        let waiterID = state.withLock { state -> Int in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if (state.versions[sessionId] ?? 0) != seen { return true }
+                        state.waiters[sessionId, default: []].append(Waiter(id: waiterID, continuation: continuation))
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                self.cancelWaiter(sessionId: sessionId, id: waiterID)
+            }
+            await group.next()
+            group.cancelAll()
+            self.cancelWaiter(sessionId: sessionId, id: waiterID)
+        }
+    }
+
+    private func cancelWaiter(sessionId: String, id: Int) {
+        let waiter = state.withLock { state -> Waiter? in
+            guard var list = state.waiters[sessionId], let index = list.firstIndex(where: { $0.id == id }) else { return nil }
+            let waiter = list.remove(at: index)
+            state.waiters[sessionId] = list.isEmpty ? nil : list
+            return waiter
+        }
+        waiter?.continuation.resume()
+    }
+}

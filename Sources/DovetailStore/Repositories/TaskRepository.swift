@@ -1,0 +1,198 @@
+import SQLKit
+
+/// Kanban cards. Every change to a board takes the project's row lock first (PostgreSQL) or the
+/// single writer (SQLite), so concurrent moves are serialised and positions stay dense and unique.
+public struct TaskRepository: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    static let columns: SQLQueryString =
+        "id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at"
+
+    static func decode(_ row: any SQLRow) throws -> TaskCard {
+        TaskCard(
+            id: try row.decode(column: "id", as: String.self),
+            projectId: try row.decode(column: "project_id", as: String.self),
+            title: try row.decode(column: "title", as: String.self),
+            description: try row.decode(column: "description", as: String.self),
+            column: BoardColumn(rawValue: try row.decode(column: "board_column", as: String.self)) ?? .backlog,
+            position: try row.decode(column: "position", as: Int.self),
+            priority: try row.decode(column: "priority", as: Int.self),
+            labels: try row.decode(column: "labels", as: JSONDocument.self).value,
+            assignedAgentId: try row.decode(column: "assigned_agent_id", as: String?.self),
+            createdAt: try row.decode(column: "created_at", as: Timestamp.self),
+            updatedAt: try row.decode(column: "updated_at", as: Timestamp.self)
+        )
+    }
+
+    /// Appends the card at the end of its column.
+    public func create(_ input: NewTask) async throws -> TaskCard {
+        let now = Timestamp.now()
+        var task = TaskCard(
+            id: UUIDv7.generate(),
+            projectId: input.projectId,
+            title: try Validation.text(input.title, field: "title", maxLength: 1_000, allowEmpty: false),
+            description: try Validation.text(input.description ?? "", field: "description"),
+            column: input.column ?? .backlog,
+            position: 0,
+            priority: input.priority ?? 0,
+            labels: try Validation.array(input.labels, field: "labels"),
+            assignedAgentId: input.assignedAgentId,
+            createdAt: now,
+            updatedAt: now
+        )
+        let dialect = database.dialect
+        task.position = try await database.write { [task] sql in
+            try await Self.lockBoard(task.projectId, sql, dialect)
+            if let agentId = task.assignedAgentId {
+                try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
+            }
+            let position = try await Self.count(task.projectId, task.column, sql)
+            try await sql.raw("""
+                INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at)
+                VALUES (\(bind: task.id), \(bind: task.projectId), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue),
+                        \(bind: position), \(bind: task.priority), \(bind: JSONDocument(task.labels)), \(bind: task.assignedAgentId), \(bind: now), \(bind: now))
+                """).run()
+            return position
+        }
+        return task
+    }
+
+    public func get(_ id: String) async throws -> TaskCard {
+        let task = try await database.read { sql in try await Self.fetch(id, sql) }
+        guard let task else { throw StoreError.notFound("task", id: id) }
+        return task
+    }
+
+    /// Cards of a project: in board order (column, then position) when `column` is nil, else one column by position.
+    public func list(projectId: String, column: BoardColumn? = nil, _ page: PageRequest = PageRequest()) async throws -> Page<TaskCard> {
+        let limit = try page.validatedLimit()
+        // The sort key is "<column rank>:<position padded>", so it compares correctly as text.
+        let after = try page.decodedCursor()
+        let (afterRank, afterPosition) = try Self.parseBoardKey(after)
+        let ranks = BoardColumn.allCases
+        let rankCase = SQLQueryString("CASE board_column ") + ranks.enumerated().map { index, column in
+            SQLQueryString("WHEN \(literal: column.rawValue) THEN \(literal: index) ")
+        }.reduce(SQLQueryString(""), +) + SQLQueryString("END")
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(Self.columns) FROM tasks
+                WHERE project_id = \(bind: projectId)
+                  AND (\(bind: column == nil) OR board_column = \(bind: column?.rawValue ?? ""))
+                  AND (\(rankCase) > \(bind: afterRank) OR (\(rankCase) = \(bind: afterRank) AND position > \(bind: afterPosition)))
+                ORDER BY \(rankCase), position LIMIT \(bind: limit + 1)
+                """).all().map(Self.decode)
+        }
+        return PageRequest.page(rows, limit: limit) { task in
+            "\(ranks.firstIndex(of: task.column) ?? 0):\(task.position)"
+        }
+    }
+
+    static func parseBoardKey(_ key: String?) throws -> (Int, Int) {
+        guard let key else { return (-1, -1) }
+        let parts = key.split(separator: ":")
+        guard parts.count == 2, let rank = Int(parts[0]), let position = Int(parts[1]) else {
+            throw StoreError.invalid("cursor is not a cursor this server issued; start again without it.", field: "cursor")
+        }
+        return (rank, position)
+    }
+
+    public func update(_ id: String, _ patch: TaskPatch) async throws -> TaskCard {
+        var task = try await get(id)
+        if let title = patch.title { task.title = try Validation.text(title, field: "title", maxLength: 1_000, allowEmpty: false) }
+        if let description = patch.description { task.description = try Validation.text(description, field: "description") }
+        if let priority = patch.priority { task.priority = priority }
+        if let labels = patch.labels { task.labels = try Validation.array(labels, field: "labels") }
+        if let assigned = patch.assignedAgentId { task.assignedAgentId = assigned }
+        task.updatedAt = .now()
+        let updated = task
+        let found = try await database.write { sql in
+            if let agentId = updated.assignedAgentId {
+                try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
+            }
+            return try await sql.raw("""
+                UPDATE tasks SET title = \(bind: updated.title), description = \(bind: updated.description), priority = \(bind: updated.priority),
+                    labels = \(bind: JSONDocument(updated.labels)), assigned_agent_id = \(bind: updated.assignedAgentId), updated_at = \(bind: updated.updatedAt)
+                WHERE id = \(bind: id) RETURNING id
+                """).first() != nil
+        }
+        guard found else { throw StoreError.notFound("task", id: id) }
+        return try await get(id)
+    }
+
+    /// Moves a card to `column` at `position` (default: the end), shifting its neighbours so both
+    /// columns stay numbered 0…n-1.
+    public func move(_ id: String, to column: BoardColumn, position requested: Int? = nil) async throws -> TaskCard {
+        if let requested, requested < 0 {
+            throw StoreError.invalid("position must be zero or more.", field: "position")
+        }
+        let dialect = database.dialect
+        let now = Timestamp.now()
+        return try await database.write { sql in
+            guard let projectId = try await sql.raw("SELECT project_id FROM tasks WHERE id = \(bind: id)").first()?
+                .decode(column: "project_id", as: String.self)
+            else { throw StoreError.notFound("task", id: id) }
+            try await Self.lockBoard(projectId, sql, dialect)
+            // Re-read under the lock: a concurrent move may have changed it.
+            guard let task = try await Self.fetch(id, sql) else { throw StoreError.notFound("task", id: id) }
+            let sameColumn = task.column == column
+            let size = try await Self.count(projectId, column, sql) - (sameColumn ? 1 : 0)
+            let target = min(requested ?? size, size)
+            if sameColumn && target == task.position { return task }
+
+            // Park the card outside every column's range, then close its gap and open the new one.
+            try await sql.raw("UPDATE tasks SET position = -1 WHERE id = \(bind: id)").run()
+            try await Self.shift(projectId, task.column, from: task.position + 1, through: nil, by: -1, sql)
+            try await Self.shift(projectId, column, from: target, through: nil, by: 1, sql)
+            try await sql.raw("""
+                UPDATE tasks SET board_column = \(bind: column.rawValue), position = \(bind: target), updated_at = \(bind: now) WHERE id = \(bind: id)
+                """).run()
+            guard let moved = try await Self.fetch(id, sql) else { throw StoreError.notFound("task", id: id) }
+            return moved
+        }
+    }
+
+    public func delete(_ id: String) async throws {
+        let dialect = database.dialect
+        try await database.write { sql in
+            guard let task = try await Self.fetch(id, sql) else { throw StoreError.notFound("task", id: id) }
+            try await Self.lockBoard(task.projectId, sql, dialect)
+            try await sql.raw("DELETE FROM tasks WHERE id = \(bind: id)").run()
+            try await Self.shift(task.projectId, task.column, from: task.position + 1, through: nil, by: -1, sql)
+        }
+    }
+
+    // MARK: - Board helpers (run inside a write transaction)
+
+    static func fetch(_ id: String, _ sql: any SQLDatabase) async throws -> TaskCard? {
+        try await sql.raw("SELECT \(columns) FROM tasks WHERE id = \(bind: id)").first().map(decode)
+    }
+
+    static func lockBoard(_ projectId: String, _ sql: any SQLDatabase, _ dialect: Dialect) async throws {
+        let found = try await sql.raw("SELECT id FROM projects WHERE id = \(bind: projectId)\(dialect.lockingSuffix())").first() != nil
+        guard found else { throw StoreError.invalid("No project with id '\(projectId)' exists.", field: "project_id") }
+    }
+
+    static func count(_ projectId: String, _ column: BoardColumn, _ sql: any SQLDatabase) async throws -> Int {
+        try await sql.raw("""
+            SELECT COUNT(*) AS n FROM tasks WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue) AND position >= 0
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Adds `delta` to positions `from…through` of one column without ever holding two cards at one
+    /// position: the range is first flipped to distinct negative numbers, then flipped back shifted.
+    static func shift(_ projectId: String, _ column: BoardColumn, from: Int, through: Int?, by delta: Int, _ sql: any SQLDatabase) async throws {
+        let upper = through ?? Int(Int32.max)
+        try await sql.raw("""
+            UPDATE tasks SET position = -position - 2
+            WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue) AND position >= \(bind: from) AND position <= \(bind: upper)
+            """).run()
+        try await sql.raw("""
+            UPDATE tasks SET position = -position - 2 + \(bind: delta)
+            WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue) AND position <= -2
+            """).run()
+    }
+}

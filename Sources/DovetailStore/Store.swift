@@ -1,0 +1,29 @@
+import Logging
+
+/// The configured database with every repository over it: what `serve` and the CLI work with.
+public struct Store: Sendable {
+    public let database: Database
+    public let notifier: SessionEventNotifier
+
+    public init(database: Database, notifier: SessionEventNotifier = SessionEventNotifier()) {
+        self.database = database
+        self.notifier = notifier
+    }
+
+    public static func open(_ url: DatabaseURL, pool: PoolSettings = PoolSettings(), logger: Logger) async throws -> Store {
+        Store(database: try await Database.open(url, pool: pool, logger: logger))
+    }
+
+    public var dialect: Dialect { database.dialect }
+    public var migrator: Migrator { Migrator(database: database) }
+    public var projects: ProjectRepository { ProjectRepository(database: database) }
+    public var agents: AgentRepository { AgentRepository(database: database) }
+    public var tasks: TaskRepository { TaskRepository(database: database) }
+    public var sessions: SessionRepository { SessionRepository(database: database) }
+    public var messages: MessageRepository { MessageRepository(database: database) }
+    public var events: SessionEventRepository { SessionEventRepository(database: database, notifier: notifier) }
+
+    public func shutdown() async {
+        await database.shutdown()
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Dovetail: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dovetail",
+        abstract: "The backend of an AI-agent platform, on SQLite or PostgreSQL.",
+        subcommands: [Serve.self, DB.self]
+    )
+}

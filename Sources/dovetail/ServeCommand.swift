@@ -1,0 +1,52 @@
+import ArgumentParser
+import DovetailAPI
+import DovetailStore
+import Hummingbird
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP API (SQLite at ./data/dovetail.db unless DATABASE_URL says otherwise)."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on (default HOST or 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default PORT or 8080).")
+    var port: Int?
+
+    @Flag(name: .customLong("no-migrate"), help: "Do not apply pending migrations on start.")
+    var noMigrate = false
+
+    @Option(name: .customLong("wait-timeout"), help: "Seconds to wait for the database to answer before giving up.")
+    var waitTimeout: Double = 60
+
+    func run() async throws {
+        try await CLI.run {
+            var extra: [String: String] = [:]
+            if let host { extra["HOST"] = host }
+            if let port { extra["PORT"] = String(port) }
+            let configuration = try database.loadConfiguration(extra: extra)
+            let logger = CLI.makeLogger("dovetail.serve")
+            logger.info("Opening database", metadata: ["url": "\(configuration.databaseURL.redacted)"])
+            let store = try await CLI.openStore(configuration, waitTimeout: .milliseconds(Int64(waitTimeout * 1000)), logger: logger)
+            do {
+                if noMigrate {
+                    let state = try await store.migrator.state()
+                    if !state.pending.isEmpty {
+                        logger.warning("\(state.pending.count) migration(s) pending and --no-migrate given; run `dovetail db migrate`.")
+                    }
+                } else {
+                    try await store.migrator.migrate(logger: logger)
+                }
+                let app = buildApplication(store: store, settings: APISettings(host: configuration.host, port: configuration.port), logger: logger)
+                try await app.runService()
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+        }
+    }
+}
