@@ -66,7 +66,9 @@ enum SSEReader {
                     var pending = ""
                     var ids: [Int64] = []
                     for try await chunk in inbound {
-                        pending += String(buffer: chunk)
+                        // "\r\n" is a single Character in Swift; normalise so lines split on "\n".
+                        pending += String(buffer: chunk).replacingOccurrences(of: "\r\n", with: "\n")
+                        if ProcessInfo.processInfo.environment["SSE_DEBUG"] != nil { print("SSE chunk: \(String(buffer: chunk).debugDescription)") }
                         while let newline = pending.firstIndex(of: "\n") {
                             let line = pending[..<newline].trimmingCharacters(in: .whitespaces)
                             pending = String(pending[pending.index(after: newline)...])

@@ -112,7 +112,7 @@ struct BackendBehaviourTests {
     @Test
     func waitGivesUpWithTheLastErrorWhenNothingListens() async throws {
         let url = try DatabaseURL(parsing: "postgresql://dovetail:secret-pw@127.0.0.1:1/dovetail")
-        var waiter = DatabaseWaiter(timeout: .seconds(1))
+        var waiter = DatabaseWaiter(timeout: .seconds(3))
         waiter.initialDelay = .milliseconds(100)
         let attempts = AttemptCounter()
         do {

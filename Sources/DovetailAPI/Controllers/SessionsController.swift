@@ -1,6 +1,7 @@
 import DovetailStore
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 struct SessionsController {
     let store: Store
@@ -86,7 +87,9 @@ struct SessionsController {
             var last = start
             var lastWrite = ContinuousClock.now
             try await writer.write(ByteBuffer(string: ": connected\n\n"))
-            while !Task.isCancelled {
+            // Ends on graceful shutdown too, so SIGTERM is not held up by open streams; clients
+            // reconnect elsewhere with Last-Event-ID.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 let seen = store.notifier.version(of: sessionId)
                 let events: [SessionEvent]
                 do {

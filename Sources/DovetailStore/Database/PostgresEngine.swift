@@ -112,7 +112,8 @@ final class PostgresEngine: DatabaseEngine {
                     }
                 }
                 group.addTask {
-                    try await Task.sleep(for: timeout)
+                    // Cancelled once the body has finished: that is not a timeout.
+                    do { try await Task.sleep(for: timeout) } catch { return nil }
                     if leased.isSet { return nil }
                     throw LeaseTimeout()
                 }

@@ -19,29 +19,38 @@ final class SQLiteEngine: DatabaseEngine {
     private let writeLock = AsyncLock()
     private let nextReader = Atomic<Int>(0)
     private let logger: Logger
+    /// SQLite calls block their thread (a write may sleep in the busy handler while another process
+    /// commits), so each engine has threads of its own: one per connection, none shared with
+    /// other engines or with NIO's singleton pool, where a waiting writer could starve the commit it waits for.
+    private let threadPool: NIOThreadPool
 
     /// How long SQLite waits for another process's write lock before giving up.
     static let busyTimeoutMilliseconds = 30_000
     static let readerCount = 4
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.threadPool = threadPool
         self.logger = logger
     }
 
     static func open(_ location: SQLiteLocation, logger: Logger) async throws -> SQLiteEngine {
+        let connectionCount = location == .memory ? 1 : readerCount + 1
+        let threadPool = NIOThreadPool(numberOfThreads: connectionCount)
+        threadPool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
         do {
             switch location {
             case .memory:
-                let connection = try await SQLiteConnection.open(storage: .memory, logger: logger)
+                let connection = try await SQLiteConnection.open(storage: .memory, threadPool: threadPool, logger: logger, on: eventLoop)
                 do {
                     try await configure(connection, enableWAL: false)
                 } catch {
                     try? await connection.close()
                     throw error
                 }
-                return SQLiteEngine(writer: connection, readers: [], logger: logger)
+                return SQLiteEngine(writer: connection, readers: [], threadPool: threadPool, logger: logger)
             case .file(let path):
                 let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
                 let directory = (absolute as NSString).deletingLastPathComponent
@@ -49,7 +58,7 @@ final class SQLiteEngine: DatabaseEngine {
                 var opened: [SQLiteConnection] = []
                 do {
                     for index in 0...readerCount {
-                        let connection = try await SQLiteConnection.open(storage: .file(path: absolute), logger: logger)
+                        let connection = try await SQLiteConnection.open(storage: .file(path: absolute), threadPool: threadPool, logger: logger, on: eventLoop)
                         opened.append(connection)
                         try await configure(connection, enableWAL: index == 0)
                     }
@@ -58,11 +67,13 @@ final class SQLiteEngine: DatabaseEngine {
                     for connection in opened { try? await connection.close() }
                     throw error
                 }
-                return SQLiteEngine(writer: opened[0], readers: Array(opened.dropFirst()), logger: logger)
+                return SQLiteEngine(writer: opened[0], readers: Array(opened.dropFirst()), threadPool: threadPool, logger: logger)
             }
         } catch let error as StoreError {
+            try? await threadPool.shutdownGracefully()
             throw error
         } catch {
+            try? await threadPool.shutdownGracefully()
             throw StoreError.unavailable("Cannot open the SQLite database at \(location.displayPath): \(Self.describe(error)). Check that the directory exists and is writable.")
         }
     }
@@ -125,6 +136,7 @@ final class SQLiteEngine: DatabaseEngine {
         for connection in readers + [writer] {
             try? await connection.close()
         }
+        try? await threadPool.shutdownGracefully()
     }
 
     static func translate(_ error: any Error) -> any Error {
@@ -138,7 +150,7 @@ final class SQLiteEngine: DatabaseEngine {
         case .constraintCheckFailed, .constraintNotNullFailed:
             return StoreError.invalid("A value breaks a rule of the data model: \(constraintName(sqliteError.message)).")
         case .busy, .busyTimeout, .locked, .busyInRecovery, .busyInSnapshot:
-            return StoreError.unavailable("The SQLite database is locked by another process; try again shortly.")
+            return StoreError.unavailable("The SQLite database is locked by another process (\(sqliteError.reason)); try again shortly.")
         case .readOnly, .readonlyCantLock, .readonlyDirectory, .readonlyInRecovery, .readonlyInRollback, .readonlyBackingMoved, .full, .ioError:
             return StoreError.unavailable("The SQLite database cannot be written (\(sqliteError.reason)): check disk space and file permissions.")
         default:
