@@ -85,6 +85,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DovetailCLITests",
+            dependencies: ["dovetail", "DovetailStore", "DovetailTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DovetailAPITests",
             dependencies: [
                 "DovetailAPI", "DovetailStore", "DovetailTesting",
