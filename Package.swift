@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "dovetail", targets: ["dovetail"]),
         .library(name: "DovetailStore", targets: ["DovetailStore"]),
         .library(name: "DovetailAPI", targets: ["DovetailAPI"]),
+        .library(name: "DovetailOps", targets: ["DovetailOps"]),
         .library(name: "DovetailTesting", targets: ["DovetailTesting"]),
     ],
     dependencies: [
@@ -36,6 +37,7 @@ let package = Package(
             dependencies: [
                 "DovetailStore",
                 "DovetailAPI",
+                "DovetailOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -68,10 +70,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "DovetailOps",
+            dependencies: [
+                "DovetailStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "DovetailTesting",
             dependencies: [
                 "DovetailStore",
                 "DovetailAPI",
+                "DovetailOps",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -82,6 +96,11 @@ let package = Package(
         .testTarget(
             name: "DovetailStoreTests",
             dependencies: ["DovetailStore", "DovetailTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DovetailOpsTests",
+            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
