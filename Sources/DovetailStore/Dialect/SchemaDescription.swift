@@ -83,7 +83,9 @@ extension Dialect {
         let query: SQLQueryString
         switch self {
         case .sqlite:
-            query = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            // Plain tables only: FTS5 virtual tables and their shadow tables are search indexes,
+            // the counterpart of PostgreSQL's expression GIN indexes, which are skipped below too.
+            query = "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
         case .postgres:
             query = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
         }
@@ -137,7 +139,7 @@ extension Dialect {
                 JOIN pg_class i ON i.oid = ix.indexrelid
                 JOIN pg_class t ON t.oid = ix.indrelid
                 JOIN pg_namespace n ON n.oid = t.relnamespace
-                WHERE n.nspname = current_schema() AND t.relname = \(bind: table) AND NOT ix.indisprimary
+                WHERE n.nspname = current_schema() AND t.relname = \(bind: table) AND NOT ix.indisprimary AND ix.indexprs IS NULL
                 ORDER BY i.relname
                 """).all().map {
                 SchemaDescription.Index(

@@ -6,6 +6,7 @@
 public enum Migrations {
     public static let all: [Migration] = [
         coreSchema,
+        workflowsTokensSearch,
     ]
 
     public static var latestVersion: Int { all.last?.version ?? 0 }
@@ -200,6 +201,228 @@ public enum Migrations {
             """,
             "CREATE UNIQUE INDEX session_events_session_seq_key ON session_events (session_id, seq)",
             "CREATE INDEX session_events_created_at_idx ON session_events (created_at)",
+        ]
+    )
+}
+
+extension Migrations {
+    /// Workflows and their versions, runs with leases and steps, checkpoints, service tokens, and
+    /// the full-text indexes (FTS5 tables kept by triggers on SQLite, expression GIN indexes on PostgreSQL;
+    /// both use English stemming).
+    static let workflowsTokensSearch = Migration(
+        version: 2,
+        name: "workflows_runs_tokens_search",
+        sqlite: [
+            """
+            CREATE TABLE workflows (
+                id TEXT NOT NULL PRIMARY KEY,
+                project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                handle TEXT NOT NULL,
+                name TEXT NOT NULL,
+                description TEXT NOT NULL DEFAULT '',
+                archived BOOLEAN_INTEGER NOT NULL DEFAULT 0 CHECK (archived IN (0, 1)),
+                last_version BIGINT NOT NULL DEFAULT 0,
+                created_at TIMESTAMP_TEXT NOT NULL,
+                updated_at TIMESTAMP_TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX workflows_active_handle_key ON workflows (project_id, handle) WHERE archived = 0",
+            """
+            CREATE TABLE workflow_versions (
+                id TEXT NOT NULL PRIMARY KEY,
+                workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                version BIGINT NOT NULL,
+                definition JSON_TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(definition)),
+                created_at TIMESTAMP_TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX workflow_versions_workflow_version_key ON workflow_versions (workflow_id, version)",
+            """
+            CREATE TABLE runs (
+                id TEXT NOT NULL PRIMARY KEY,
+                workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                workflow_version BIGINT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+                inputs JSON_TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(inputs)),
+                outputs JSON_TEXT CHECK (outputs IS NULL OR json_valid(outputs)),
+                error TEXT,
+                metadata JSON_TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+                worker_id TEXT,
+                lease_expires_at TIMESTAMP_TEXT,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                started_at TIMESTAMP_TEXT,
+                finished_at TIMESTAMP_TEXT,
+                created_at TIMESTAMP_TEXT NOT NULL,
+                updated_at TIMESTAMP_TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX runs_claim_idx ON runs (status, id)",
+            "CREATE INDEX runs_workflow_idx ON runs (workflow_id, id)",
+            "CREATE INDEX runs_finished_at_idx ON runs (finished_at)",
+            """
+            CREATE TABLE run_steps (
+                id TEXT NOT NULL PRIMARY KEY,
+                run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_index BIGINT NOT NULL,
+                name TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+                input_tokens BIGINT NOT NULL DEFAULT 0,
+                output_tokens BIGINT NOT NULL DEFAULT 0,
+                output JSON_TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(output)),
+                created_at TIMESTAMP_TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX run_steps_run_step_key ON run_steps (run_id, step_index)",
+            """
+            CREATE TABLE checkpoints (
+                id TEXT NOT NULL PRIMARY KEY,
+                workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                run_id TEXT REFERENCES runs (id) ON DELETE SET NULL,
+                config_version TEXT NOT NULL,
+                metrics JSON_TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metrics)),
+                is_best BOOLEAN_INTEGER NOT NULL DEFAULT 0 CHECK (is_best IN (0, 1)),
+                created_at TIMESTAMP_TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX checkpoints_workflow_idx ON checkpoints (workflow_id, id)",
+            "CREATE UNIQUE INDEX checkpoints_one_best_key ON checkpoints (workflow_id) WHERE is_best = 1",
+            """
+            CREATE TABLE service_tokens (
+                id TEXT NOT NULL PRIMARY KEY,
+                name TEXT NOT NULL,
+                prefix TEXT NOT NULL,
+                secret_hash TEXT NOT NULL,
+                scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+                expires_at TIMESTAMP_TEXT,
+                revoked_at TIMESTAMP_TEXT,
+                last_used_at TIMESTAMP_TEXT,
+                use_count BIGINT NOT NULL DEFAULT 0,
+                created_at TIMESTAMP_TEXT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX service_tokens_prefix_key ON service_tokens (prefix)",
+            "CREATE VIRTUAL TABLE messages_fts USING fts5 (content, content = 'messages', tokenize = 'porter unicode61 remove_diacritics 2')",
+            "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content); END",
+            """
+            CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+                INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+            END
+            """,
+            """
+            CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+                INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+                INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+            END
+            """,
+            "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+            "CREATE VIRTUAL TABLE sessions_fts USING fts5 (title, content = 'sessions', tokenize = 'porter unicode61 remove_diacritics 2')",
+            "CREATE TRIGGER sessions_fts_insert AFTER INSERT ON sessions BEGIN INSERT INTO sessions_fts (rowid, title) VALUES (new.rowid, new.title); END",
+            """
+            CREATE TRIGGER sessions_fts_delete AFTER DELETE ON sessions BEGIN
+                INSERT INTO sessions_fts (sessions_fts, rowid, title) VALUES ('delete', old.rowid, old.title);
+            END
+            """,
+            """
+            CREATE TRIGGER sessions_fts_update AFTER UPDATE OF title ON sessions BEGIN
+                INSERT INTO sessions_fts (sessions_fts, rowid, title) VALUES ('delete', old.rowid, old.title);
+                INSERT INTO sessions_fts (rowid, title) VALUES (new.rowid, new.title);
+            END
+            """,
+            "INSERT INTO sessions_fts (sessions_fts) VALUES ('rebuild')",
+        ],
+        postgres: [
+            """
+            CREATE TABLE workflows (
+                id text NOT NULL PRIMARY KEY,
+                project_id text NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+                handle text NOT NULL,
+                name text NOT NULL,
+                description text NOT NULL DEFAULT '',
+                archived boolean NOT NULL DEFAULT false,
+                last_version bigint NOT NULL DEFAULT 0,
+                created_at timestamptz(3) NOT NULL,
+                updated_at timestamptz(3) NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX workflows_active_handle_key ON workflows (project_id, handle) WHERE NOT archived",
+            """
+            CREATE TABLE workflow_versions (
+                id text NOT NULL PRIMARY KEY,
+                workflow_id text NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                version bigint NOT NULL,
+                definition jsonb NOT NULL DEFAULT '{}'::jsonb,
+                created_at timestamptz(3) NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX workflow_versions_workflow_version_key ON workflow_versions (workflow_id, version)",
+            """
+            CREATE TABLE runs (
+                id text NOT NULL PRIMARY KEY,
+                workflow_id text NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                workflow_version bigint NOT NULL,
+                status text NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'running', 'succeeded', 'failed', 'cancelled')),
+                inputs jsonb NOT NULL DEFAULT '{}'::jsonb,
+                outputs jsonb,
+                error text,
+                metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+                worker_id text,
+                lease_expires_at timestamptz(3),
+                attempts bigint NOT NULL DEFAULT 0,
+                started_at timestamptz(3),
+                finished_at timestamptz(3),
+                created_at timestamptz(3) NOT NULL,
+                updated_at timestamptz(3) NOT NULL
+            )
+            """,
+            "CREATE INDEX runs_claim_idx ON runs (status, id)",
+            "CREATE INDEX runs_workflow_idx ON runs (workflow_id, id)",
+            "CREATE INDEX runs_finished_at_idx ON runs (finished_at)",
+            """
+            CREATE TABLE run_steps (
+                id text NOT NULL PRIMARY KEY,
+                run_id text NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+                step_index bigint NOT NULL,
+                name text NOT NULL,
+                status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'skipped')),
+                input_tokens bigint NOT NULL DEFAULT 0,
+                output_tokens bigint NOT NULL DEFAULT 0,
+                output jsonb NOT NULL DEFAULT '{}'::jsonb,
+                created_at timestamptz(3) NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX run_steps_run_step_key ON run_steps (run_id, step_index)",
+            """
+            CREATE TABLE checkpoints (
+                id text NOT NULL PRIMARY KEY,
+                workflow_id text NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+                run_id text REFERENCES runs (id) ON DELETE SET NULL,
+                config_version text NOT NULL,
+                metrics jsonb NOT NULL DEFAULT '{}'::jsonb,
+                is_best boolean NOT NULL DEFAULT false,
+                created_at timestamptz(3) NOT NULL
+            )
+            """,
+            "CREATE INDEX checkpoints_workflow_idx ON checkpoints (workflow_id, id)",
+            "CREATE UNIQUE INDEX checkpoints_one_best_key ON checkpoints (workflow_id) WHERE is_best",
+            """
+            CREATE TABLE service_tokens (
+                id text NOT NULL PRIMARY KEY,
+                name text NOT NULL,
+                prefix text NOT NULL,
+                secret_hash text NOT NULL,
+                scope text NOT NULL CHECK (scope IN ('read', 'write', 'admin')),
+                expires_at timestamptz(3),
+                revoked_at timestamptz(3),
+                last_used_at timestamptz(3),
+                use_count bigint NOT NULL DEFAULT 0,
+                created_at timestamptz(3) NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX service_tokens_prefix_key ON service_tokens (prefix)",
+            "CREATE INDEX messages_search_idx ON messages USING gin (to_tsvector('english', content))",
+            "CREATE INDEX sessions_search_idx ON sessions USING gin (to_tsvector('english', title))",
         ]
     )
 }
