@@ -6,20 +6,32 @@ import Logging
 public struct APISettings: Sendable {
     public var host: String
     public var port: Int
+    /// Require a service token on every route but `/health`.
+    public var authRequired: Bool
+    /// `HISTORY_RETENTION_DAYS`; nil runs no background purge.
+    public var retentionDays: Int?
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, authRequired: Bool = false, retentionDays: Int? = nil) {
         self.host = host
         self.port = port
+        self.authRequired = authRequired
+        self.retentionDays = retentionDays
+    }
+
+    /// Loopback listeners are open unless `DOVETAIL_AUTH=required`; anything else always needs tokens.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 }
 
 /// Every route of the API over `store`; used by `serve` and by the tests alike.
-public func buildRouter(store: Store) -> Router<AppRequestContext> {
+public func buildRouter(store: Store, authRequired: Bool = false) -> Router<AppRequestContext> {
     DovetailMetrics.bootstrap()
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: BodyLimitMiddleware())
     router.add(middleware: MetricsMiddleware())
+    if authRequired { router.add(middleware: AuthMiddleware(store: store)) }
     HealthController(store: store).addRoutes(to: router)
     MetricsController().addRoutes(to: router)
     let api = router.group("api")
@@ -27,15 +39,24 @@ public func buildRouter(store: Store) -> Router<AppRequestContext> {
     AgentsController(store: store).addRoutes(to: api.group("agents"))
     TasksController(store: store).addRoutes(to: api.group("tasks"))
     SessionsController(store: store).addRoutes(to: api.group("sessions"))
+    WorkflowsController(store: store).addRoutes(to: api.group("workflows"))
+    CheckpointsController(store: store).addRoutes(to: api.group("checkpoints"))
+    RunsController(store: store).addRoutes(to: api.group("runs"))
+    TokensController(store: store).addRoutes(to: api.group("tokens"))
+    SearchController(store: store).addRoutes(to: api)
     return router
 }
 
 /// The HTTP application. The store is opened (and migrated) by the caller, which also shuts it
 /// down after the application returns, so the pool outlives every request.
 public func buildApplication(store: Store, settings: APISettings, logger: Logger) -> some ApplicationProtocol {
-    Application(
-        router: buildRouter(store: store),
+    var app = Application(
+        router: buildRouter(store: store, authRequired: settings.authRequired),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dovetail"),
         logger: logger
     )
+    if let days = settings.retentionDays {
+        app.addServices(RetentionService(store: store, days: days, logger: logger))
+    }
+    return app
 }

@@ -22,6 +22,12 @@ public struct Store: Sendable {
     public var sessions: SessionRepository { SessionRepository(database: database) }
     public var messages: MessageRepository { MessageRepository(database: database) }
     public var events: SessionEventRepository { SessionEventRepository(database: database, notifier: notifier) }
+    public var workflows: WorkflowRepository { WorkflowRepository(database: database) }
+    public var runs: RunRepository { RunRepository(database: database) }
+    public var checkpoints: CheckpointRepository { CheckpointRepository(database: database) }
+    public var tokens: TokenRepository { TokenRepository(database: database) }
+    public var search: SearchRepository { SearchRepository(database: database) }
+    public var retention: RetentionRepository { RetentionRepository(database: database) }
 
     public func shutdown() async {
         await database.shutdown()

@@ -6,7 +6,7 @@ struct DB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
         abstract: "Schema migrations and health of the configured database.",
-        subcommands: [Migrate.self, Status.self, Check.self, Wait.self]
+        subcommands: [Migrate.self, Status.self, Check.self, Wait.self, Purge.self]
     )
 
     /// Opens the configured store for a short command, runs `body` and closes it.
@@ -105,6 +105,40 @@ struct DB: AsyncParsableCommand {
                     print("Database is ready: \(configuration.databaseURL.redacted) (round trip \(roundTrip.formatted())).")
                 } catch {
                     throw CLIFailure("gave up after \(Int(timeout)) s; last error: \(error)", code: 1)
+                }
+            }
+        }
+    }
+}
+
+extension DB {
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete session events, finished runs and deleted sessions older than HISTORY_RETENTION_DAYS, in batches."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Flag(name: .customLong("dry-run"), help: "Only count what would be deleted.") var dryRun = false
+        @Option(help: "Override HISTORY_RETENTION_DAYS.") var days: Int?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            try await CLI.run {
+                let configuration = try database.loadConfiguration()
+                let days = days ?? configuration.historyRetentionDays
+                guard days >= 1 else { throw ValidationError("--days must be at least 1.") }
+                try await DB.withStore(database) { store in
+                    let report = try await store.retention.purge(olderThan: RetentionRepository.cutoff(days: days), dryRun: dryRun)
+                    if json {
+                        let encoder = JSONEncoder()
+                        encoder.outputFormatting = [.sortedKeys]
+                        print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                    } else {
+                        let verb = dryRun ? "Would delete" : "Deleted"
+                        print("\(verb) history older than \(report.cutoff) (\(days) days):")
+                        print("  session events:   \(report.events)")
+                        print("  finished runs:    \(report.runs) (with their steps)")
+                        print("  deleted sessions: \(report.sessions) (with their messages and events)")
+                    }
                 }
             }
         }

@@ -40,7 +40,19 @@ struct Serve: AsyncParsableCommand {
                 } else {
                     try await store.migrator.migrate(logger: logger)
                 }
-                let app = buildApplication(store: store, settings: APISettings(host: configuration.host, port: configuration.port), logger: logger)
+                let authRequired = !APISettings.isLoopback(configuration.host) || configuration.environment["DOVETAIL_AUTH"] == "required"
+                if authRequired, try await store.tokens.activeCount() == 0 {
+                    throw CLIFailure(
+                        "serve on \(configuration.host) requires authentication, but no active service token exists. "
+                            + "Create one with `dovetail tokens create --name admin --scope admin`, or listen on 127.0.0.1.",
+                        code: 2
+                    )
+                }
+                let settings = APISettings(
+                    host: configuration.host, port: configuration.port, authRequired: authRequired, retentionDays: configuration.historyRetentionDays
+                )
+                logger.info("Authentication \(authRequired ? "required" : "off (loopback)"); history kept \(configuration.historyRetentionDays) days")
+                let app = buildApplication(store: store, settings: settings, logger: logger)
                 try await app.runService()
             } catch {
                 await store.shutdown()

@@ -16,8 +16,16 @@ struct SessionsController {
             return try APIJSON.response(try await store.sessions.create(input), status: .created)
         }
         group.get { request, _ in
-            try APIJSON.response(
-                try await store.sessions.list(projectId: request.stringQuery("project_id"), agentId: request.stringQuery("agent_id"), try request.pageRequest())
+            let filter = SessionFilter(
+                status: try request.enumQuery("status", as: SessionStatus.self),
+                metadata: try MetadataFilter.parse(request.stringQuery("metadata")),
+                createdAfter: try request.timestampQuery("created_after"),
+                createdBefore: try request.timestampQuery("created_before")
+            )
+            return try APIJSON.response(
+                try await store.sessions.list(
+                    projectId: request.stringQuery("project_id"), agentId: request.stringQuery("agent_id"), filter: filter, try request.pageRequest()
+                )
             )
         }
         group.get("{id}") { _, context in

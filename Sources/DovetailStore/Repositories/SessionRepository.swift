@@ -1,5 +1,20 @@
 import SQLKit
 
+/// Filters for session lists.
+public struct SessionFilter: Sendable {
+    public var status: SessionStatus?
+    public var metadata: MetadataFilter
+    public var createdAfter: Timestamp?
+    public var createdBefore: Timestamp?
+
+    public init(status: SessionStatus? = nil, metadata: MetadataFilter = MetadataFilter(), createdAfter: Timestamp? = nil, createdBefore: Timestamp? = nil) {
+        self.status = status
+        self.metadata = metadata
+        self.createdAfter = createdAfter
+        self.createdBefore = createdBefore
+    }
+}
+
 /// Agent conversations. A deleted session is only marked; it disappears from reads at once and
 /// retention purges it later.
 public struct SessionRepository: Sendable {
@@ -71,15 +86,22 @@ public struct SessionRepository: Sendable {
         return session
     }
 
-    public func list(projectId: String? = nil, agentId: String? = nil, _ page: PageRequest = PageRequest()) async throws -> Page<AgentSession> {
+    public func list(
+        projectId: String? = nil, agentId: String? = nil, filter: SessionFilter = SessionFilter(), _ page: PageRequest = PageRequest()
+    ) async throws -> Page<AgentSession> {
         let limit = try page.validatedLimit()
         let after = try page.decodedCursor() ?? ""
+        let dialect = database.dialect
         let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT \(Self.columns) FROM sessions
                 WHERE deleted_at IS NULL AND id > \(bind: after)
                   AND (\(bind: projectId == nil) OR project_id = \(bind: projectId ?? ""))
                   AND (\(bind: agentId == nil) OR agent_id = \(bind: agentId ?? ""))
+                  AND (\(bind: filter.status == nil) OR status = \(bind: filter.status?.rawValue ?? ""))
+                  AND (\(bind: filter.createdAfter == nil) OR created_at >= \(bind: filter.createdAfter ?? Timestamp(millisecondsSince1970: 0)))
+                  AND (\(bind: filter.createdBefore == nil) OR created_at < \(bind: filter.createdBefore ?? Timestamp(millisecondsSince1970: 0)))
+                  AND \(dialect.jsonContains(column: "metadata", filter.metadata))
                 ORDER BY id LIMIT \(bind: limit + 1)
                 """).all().map(Self.decode)
         }

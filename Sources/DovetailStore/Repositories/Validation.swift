@@ -21,10 +21,10 @@ enum Validation {
         try text(value, field: field, maxLength: 200, allowEmpty: false)
     }
 
-    static func slug(_ value: String) throws -> String {
+    static func slug(_ value: String, field: String = "slug") throws -> String {
         let pattern = /^[a-z0-9]+(-[a-z0-9]+)*$/
         guard value.count <= 63, value.wholeMatch(of: pattern) != nil else {
-            throw StoreError.invalid("slug must be 1-63 lower-case letters, digits and single hyphens (e.g. 'my-project').", field: "slug")
+            throw StoreError.invalid("\(field) must be 1-63 lower-case letters, digits and single hyphens (e.g. 'my-project').", field: field)
         }
         return value
     }

@@ -1,0 +1,117 @@
+import Crypto
+import Foundation
+import SQLKit
+
+/// Service tokens: `dvt_<prefix>_<secret>`. Only a SHA-256 hash of the whole token is stored;
+/// the prefix finds the row, and the hashes are compared in constant time.
+public struct TokenRepository: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    static let columns: SQLQueryString = "id, name, prefix, scope, expires_at, revoked_at, last_used_at, use_count, created_at"
+
+    static func decode(_ row: any SQLRow) throws -> ServiceToken {
+        ServiceToken(
+            id: try row.decode(column: "id", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            prefix: try row.decode(column: "prefix", as: String.self),
+            scope: TokenScope(rawValue: try row.decode(column: "scope", as: String.self)) ?? .read,
+            expiresAt: try row.decode(column: "expires_at", as: Timestamp?.self),
+            revokedAt: try row.decode(column: "revoked_at", as: Timestamp?.self),
+            lastUsedAt: try row.decode(column: "last_used_at", as: Timestamp?.self),
+            useCount: try row.decode(column: "use_count", as: Int64.self),
+            createdAt: try row.decode(column: "created_at", as: Timestamp.self)
+        )
+    }
+
+    static func hash(_ secret: String) -> String {
+        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    public func create(name: String, scope: TokenScope, expiresIn seconds: Int64? = nil) async throws -> CreatedServiceToken {
+        let now = Timestamp.now()
+        if let seconds, seconds <= 0 { throw StoreError.invalid("expiry must be in the future.", field: "expires_in") }
+        let prefix = Self.randomHex(bytes: 6)
+        let secret = "dvt_\(prefix)_\(Self.randomHex(bytes: 24))"
+        let token = ServiceToken(
+            id: UUIDv7.generate(), name: try Validation.name(name), prefix: prefix, scope: scope,
+            expiresAt: seconds.map { now.adding(seconds: $0) }, revokedAt: nil, lastUsedAt: nil, useCount: 0, createdAt: now
+        )
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO service_tokens (id, name, prefix, secret_hash, scope, expires_at, use_count, created_at)
+                VALUES (\(bind: token.id), \(bind: token.name), \(bind: prefix), \(bind: Self.hash(secret)), \(bind: scope.rawValue),
+                        \(bind: token.expiresAt), 0, \(bind: now))
+                """).run()
+        }
+        return CreatedServiceToken(token: token, secret: secret)
+    }
+
+    public func list() async throws -> [ServiceToken] {
+        try await database.read { sql in try await sql.raw("SELECT \(Self.columns) FROM service_tokens ORDER BY id").all().map(Self.decode) }
+    }
+
+    /// Revokes by id or by name; revoking twice is harmless.
+    public func revoke(_ idOrName: String) async throws -> ServiceToken {
+        let now = Timestamp.now()
+        let token = try await database.write { sql in
+            try await sql.raw("""
+                UPDATE service_tokens SET revoked_at = COALESCE(revoked_at, \(bind: now))
+                WHERE id = \(bind: idOrName) OR name = \(bind: idOrName) RETURNING \(Self.columns)
+                """).all().map(Self.decode)
+        }
+        guard let first = token.first else { throw StoreError(.notFound, "No service token with id or name '\(idOrName)' exists.") }
+        return first
+    }
+
+    /// Tokens that can still authenticate (not revoked, not expired).
+    public func activeCount(now: Timestamp = .now()) async throws -> Int {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT COUNT(*) AS n FROM service_tokens WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > \(bind: now))
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
+    public enum AuthenticationFailure: String, Error, Sendable {
+        case malformed, unknown, revoked, expired
+    }
+
+    /// Checks a presented token and records its use. The comparison takes the same time whether
+    /// the prefix exists or not and whichever byte differs.
+    public func authenticate(_ presented: String, now: Timestamp = .now()) async throws -> Result<ServiceToken, AuthenticationFailure> {
+        let parts = presented.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "dvt", parts[1].count == 12, parts[2].count == 48 else { return .failure(.malformed) }
+        let prefix = String(parts[1])
+        let row = try await database.read { sql in
+            try await sql.raw("SELECT \(Self.columns), secret_hash FROM service_tokens WHERE prefix = \(bind: prefix)").first()
+        }
+        let storedHash = try row?.decode(column: "secret_hash", as: String.self) ?? String(repeating: "0", count: 64)
+        let matches = Self.constantTimeEqual(Self.hash(presented), storedHash)
+        guard let row, matches else { return .failure(.unknown) }
+        let token = try Self.decode(row)
+        if token.revokedAt != nil { return .failure(.revoked) }
+        if let expiresAt = token.expiresAt, expiresAt <= now { return .failure(.expired) }
+        try await database.write { sql in
+            try await sql.raw("UPDATE service_tokens SET last_used_at = \(bind: now), use_count = use_count + 1 WHERE id = \(bind: token.id)").run()
+        }
+        return .success(token)
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let left = Array(a.utf8)
+        let right = Array(b.utf8)
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices { difference |= left[index] ^ right[index] }
+        return difference == 0
+    }
+}
