@@ -85,6 +85,7 @@ struct SessionsController {
     func stream(request: Request, sessionId: String) async throws -> Response {
         let resumeFrom = request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) }
         let after = try Int64(request.integerQuery("after") ?? 0)
+        guard after >= 0 else { throw Problem.validation("after must be zero or more.", field: "after") }
         let start = max(after, resumeFrom ?? 0)
         // Fail before streaming when the session is unknown, so the client gets a 404, not an empty stream.
         _ = try await store.sessions.get(sessionId)
