@@ -3,6 +3,9 @@ import DovetailTesting
 import Foundation
 import SQLKit
 import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 @Suite("The dovetail command line")
 struct CLITests {
@@ -152,5 +155,91 @@ struct ConcurrentMigrateProcessTests {
             await store.shutdown()
             #expect(versions == Migrations.all.map(\.version))
         }
+    }
+}
+
+@Suite("dovetail tokens, purge and authenticated serve")
+struct TokenAndPurgeCLITests {
+    @Test
+    func tokensCreateListRevoke() async throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cli = CLIRunner(directory: directory)
+        let created = try await cli.run("tokens", "create", "--name", "deploy-bot", "--scope", "write", "--expires", "30d")
+        #expect(created.status == 0, "\(created.all)")
+        let secret = created.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(secret.hasPrefix("dvt_"))
+        #expect(created.stderr.contains("cannot be shown again"))
+
+        let listed = try await cli.run("tokens", "list")
+        #expect(listed.stdout.contains("deploy-bot"))
+        #expect(listed.stdout.contains("active"))
+        #expect(!listed.all.contains(secret), "the secret is shown once only")
+
+        #expect(try await cli.run("tokens", "revoke", "deploy-bot").status == 0)
+        #expect(try await cli.run("tokens", "list").stdout.contains("revoked"))
+        #expect(try await cli.run("tokens", "revoke", "nobody").status == 1)
+        #expect(try await cli.run("tokens", "create", "--name", "x", "--scope", "root").status != 0)
+        #expect(try await cli.run("tokens", "create", "--name", "x", "--scope", "read", "--expires", "soon").status != 0)
+    }
+
+    @Test
+    func serveRefusesAPublicAddressWithoutATokenAndSaysHowToMakeOne() async throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try await CLIRunner(directory: directory).run("serve", "--host", "0.0.0.0", "--port", String(try freePort()), "--wait-timeout", "5")
+        #expect(outcome.status == 2)
+        #expect(outcome.stderr.contains("dovetail tokens create"))
+    }
+
+    @Test
+    func serveOnAPublicAddressRequiresTheToken() async throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cli = CLIRunner(directory: directory)
+        let secret = try await cli.run("tokens", "create", "--name", "reader", "--scope", "read").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let port = try freePort()
+        let (process, _, _) = cli.makeProcess(["serve", "--host", "0.0.0.0", "--port", String(port)])
+        try process.run()
+        defer {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        var health = 0
+        for _ in 0..<100 where health != 200 {
+            health = (try? await httpGet("http://127.0.0.1:\(port)/health"))?.0 ?? 0
+            if health != 200 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(health == 200)
+        #expect(try await httpGet("http://127.0.0.1:\(port)/api/projects").0 == 401)
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/projects")!)
+        request.setValue("Bearer \(secret)", forHTTPHeaderField: "Authorization")
+        let (_, response) = try await URLSession.shared.data(for: request)
+        #expect((response as? HTTPURLResponse)?.statusCode == 200)
+    }
+
+    @Test
+    func purgeDryRunCountsAndPurgeDeletes() async throws {
+        let directory = try CLIRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cli = CLIRunner(directory: directory)
+        #expect(try await cli.run("db", "migrate").status == 0)
+        let url = DatabaseURL.sqlite(.file(path: directory.appendingPathComponent("data/dovetail.db").path))
+        let store = try await Store.open(url, logger: TestSupport.logger)
+        let project = try await store.projects.create(NewProject(name: "P"))
+        let session = try await store.sessions.create(NewSession(projectId: project.id))
+        _ = try await store.events.append(sessionId: session.id, NewSessionEvent(type: "old"))
+        try await store.database.write { sql in
+            try await sql.raw("UPDATE session_events SET created_at = \(bind: Timestamp.now().adding(seconds: -100 * 86_400))").run()
+        }
+        await store.shutdown()
+
+        let dry = try await cli.run("db", "purge", "--dry-run", "--json")
+        #expect(dry.status == 0, "\(dry.all)")
+        #expect(dry.stdout.contains("\"events\":1"))
+        #expect(dry.stdout.contains("\"dry_run\":true"))
+        let real = try await cli.run("db", "purge")
+        #expect(real.stdout.contains("session events:   1"))
+        #expect(try await cli.run("db", "purge", "--dry-run", "--json").stdout.contains("\"events\":0"))
     }
 }
