@@ -93,6 +93,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "dovetail-bench",
+            dependencies: ["DovetailStore", "DovetailTesting", .product(name: "SQLKit", package: "sql-kit")],
+            path: "Benchmarks/Sources/dovetail-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DovetailStoreTests",
             dependencies: ["DovetailStore", "DovetailTesting"],

@@ -40,15 +40,17 @@ extension Dialect {
         }
     }
 
-    /// Rows of `table` whose `column` matches every term (English stemming on both servers):
-    /// an expression GIN index on PostgreSQL, the `<table>_fts` FTS5 table on SQLite.
-    func fullTextMatch(table: String, alias: String, column: String, terms: [String]) -> SQLQueryString {
+    /// A sub-select of `columns` of the `table` rows whose `column` matches every term, with
+    /// English stemming on both servers: the generated `search_vector` column and its GIN index on
+    /// PostgreSQL (built from `column` by the migration), the `<table>_fts`
+    /// FTS5 table on SQLite. Callers materialise it so the planner starts from the index.
+    func fullTextMatches(table: String, column: String, terms: [String], columns: SQLQueryString) -> SQLQueryString {
         switch self {
         case .postgres:
-            return "to_tsvector('english', \(ident: alias).\(ident: column)) @@ to_tsquery('english', \(bind: terms.joined(separator: " & ")))"
+            return "SELECT \(columns) FROM \(ident: table) WHERE search_vector @@ to_tsquery('english', \(bind: terms.joined(separator: " & ")))"
         case .sqlite:
             let query = terms.map { "\"\($0)\"" }.joined(separator: " ")
-            return "\(ident: alias).rowid IN (SELECT rowid FROM \(ident: table + "_fts") WHERE \(ident: table + "_fts") MATCH \(bind: query))"
+            return "SELECT \(columns) FROM \(ident: table) WHERE rowid IN (SELECT rowid FROM \(ident: table + "_fts") WHERE \(ident: table + "_fts") MATCH \(bind: query))"
         }
     }
 }

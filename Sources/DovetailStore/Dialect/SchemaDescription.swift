@@ -83,8 +83,8 @@ extension Dialect {
         let query: SQLQueryString
         switch self {
         case .sqlite:
-            // Plain tables only: FTS5 virtual tables and their shadow tables are search indexes,
-            // the counterpart of PostgreSQL's expression GIN indexes, which are skipped below too.
+            // Plain tables only: FTS5 virtual tables and their shadow tables are search indexes, the
+            // counterpart of PostgreSQL's generated search columns and their indexes, skipped below too.
             query = "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
         case .postgres:
             query = "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
@@ -105,7 +105,7 @@ extension Dialect {
         case .postgres:
             return try await database.raw("""
                 SELECT column_name AS name, data_type AS type, is_nullable AS nullable FROM information_schema.columns
-                WHERE table_schema = current_schema() AND table_name = \(bind: table) ORDER BY ordinal_position
+                WHERE table_schema = current_schema() AND table_name = \(bind: table) AND is_generated = 'NEVER' ORDER BY ordinal_position
                 """).all().map {
                 SchemaDescription.Column(
                     name: try $0.decode(column: "name", as: String.self),
@@ -140,6 +140,10 @@ extension Dialect {
                 JOIN pg_class t ON t.oid = ix.indrelid
                 JOIN pg_namespace n ON n.oid = t.relnamespace
                 WHERE n.nspname = current_schema() AND t.relname = \(bind: table) AND NOT ix.indisprimary AND ix.indexprs IS NULL
+                  AND NOT EXISTS (
+                      SELECT 1 FROM unnest(ix.indkey) AS k(attnum) JOIN pg_attribute g ON g.attrelid = t.oid AND g.attnum = k.attnum
+                      WHERE g.attgenerated <> ''
+                  )
                 ORDER BY i.relname
                 """).all().map {
                 SchemaDescription.Index(

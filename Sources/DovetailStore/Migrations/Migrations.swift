@@ -207,8 +207,8 @@ public enum Migrations {
 
 extension Migrations {
     /// Workflows and their versions, runs with leases and steps, checkpoints, service tokens, and
-    /// the full-text indexes (FTS5 tables kept by triggers on SQLite, expression GIN indexes on PostgreSQL;
-    /// both use English stemming).
+    /// the full-text indexes (FTS5 tables kept by triggers on SQLite, generated `tsvector` columns
+    /// with GIN indexes on PostgreSQL; both use English stemming).
     static let workflowsTokensSearch = Migration(
         version: 2,
         name: "workflows_runs_tokens_search",
@@ -421,8 +421,12 @@ extension Migrations {
             )
             """,
             "CREATE UNIQUE INDEX service_tokens_prefix_key ON service_tokens (prefix)",
-            "CREATE INDEX messages_search_idx ON messages USING gin (to_tsvector('english', content))",
-            "CREATE INDEX sessions_search_idx ON sessions USING gin (to_tsvector('english', title))",
+            // Stored generated vectors: a search neither re-parses text on recheck nor on a
+            // sequential scan, which an expression index alone would.
+            "ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('english', content)) STORED",
+            "CREATE INDEX messages_search_idx ON messages USING gin (search_vector)",
+            "ALTER TABLE sessions ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('english', title)) STORED",
+            "CREATE INDEX sessions_search_idx ON sessions USING gin (search_vector)",
         ]
     )
 }

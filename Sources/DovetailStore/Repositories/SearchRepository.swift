@@ -28,7 +28,7 @@ public struct SearchHit: Sendable, Equatable, Codable {
 public struct SearchRepository: Sendable {
     let database: Database
     /// Matches considered for ranking: the most recent ones, the same set on both backends.
-    static let candidateLimit = 500
+    static let candidateLimit = 200
 
     public init(database: Database) {
         self.database = database
@@ -44,16 +44,21 @@ public struct SearchRepository: Sendable {
         let candidates = Self.candidateLimit
         let hits = try await database.read { sql -> [SearchHit] in
             let messages = try await sql.raw("""
-                SELECT m.id, m.session_id, m.content AS text, m.created_at FROM messages m JOIN sessions s ON s.id = m.session_id
+                WITH hits AS MATERIALIZED (
+                    \(dialect.fullTextMatches(table: "messages", column: "content", terms: terms, columns: "id, session_id, content, created_at"))
+                )
+                SELECT hits.id, hits.session_id, hits.content AS text, hits.created_at
+                FROM hits JOIN sessions s ON s.id = hits.session_id
                 WHERE s.deleted_at IS NULL AND (\(bind: projectId == nil) OR s.project_id = \(bind: projectId ?? ""))
-                  AND \(dialect.fullTextMatch(table: "messages", alias: "m", column: "content", terms: terms))
-                ORDER BY m.id DESC LIMIT \(bind: candidates)
+                ORDER BY hits.id DESC LIMIT \(bind: candidates)
                 """).all()
             let sessions = try await sql.raw("""
-                SELECT s.id, s.id AS session_id, s.title AS text, s.created_at FROM sessions s
-                WHERE s.deleted_at IS NULL AND (\(bind: projectId == nil) OR s.project_id = \(bind: projectId ?? ""))
-                  AND \(dialect.fullTextMatch(table: "sessions", alias: "s", column: "title", terms: terms))
-                ORDER BY s.id DESC LIMIT \(bind: candidates)
+                WITH hits AS MATERIALIZED (
+                    \(dialect.fullTextMatches(table: "sessions", column: "title", terms: terms, columns: "id, project_id, title, deleted_at, created_at"))
+                )
+                SELECT hits.id, hits.id AS session_id, hits.title AS text, hits.created_at FROM hits
+                WHERE hits.deleted_at IS NULL AND (\(bind: projectId == nil) OR hits.project_id = \(bind: projectId ?? ""))
+                ORDER BY hits.id DESC LIMIT \(bind: candidates)
                 """).all()
             func hit(_ row: any SQLRow, kind: SearchHit.Kind) throws -> SearchHit {
                 let body = try row.decode(column: "text", as: String.self)
