@@ -93,6 +93,8 @@ struct SessionsController {
         let pollInterval = self.pollInterval
         let heartbeatInterval = self.heartbeatInterval
         let body = ResponseBody { writer in
+            store.notifier.watch(sessionId: sessionId)
+            defer { store.notifier.unwatch(sessionId: sessionId) }
             var last = start
             var lastWrite = ContinuousClock.now
             try await writer.write(ByteBuffer(string: ": connected\n\n"))

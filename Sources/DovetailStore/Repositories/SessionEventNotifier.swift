@@ -11,6 +11,9 @@ public final class SessionEventNotifier: Sendable {
     }
 
     private struct State {
+        /// Only sessions that a stream watches are tracked, so the maps stay as small as the
+        /// number of open streams however many sessions see events.
+        var watchers: [String: Int] = [:]
         var versions: [String: Int] = [:]
         var waiters: [String: [Waiter]] = [:]
         var nextWaiterID = 0
@@ -20,13 +23,31 @@ public final class SessionEventNotifier: Sendable {
 
     public init() {}
 
-    /// A counter that changes whenever an event is appended to the session.
+    /// Starts tracking a session for a stream; balance with `unwatch`.
+    public func watch(sessionId: String) {
+        state.withLock { $0.watchers[sessionId, default: 0] += 1 }
+    }
+
+    public func unwatch(sessionId: String) {
+        state.withLock { state in
+            let remaining = (state.watchers[sessionId] ?? 1) - 1
+            if remaining > 0 {
+                state.watchers[sessionId] = remaining
+            } else {
+                state.watchers[sessionId] = nil
+                state.versions[sessionId] = nil
+            }
+        }
+    }
+
+    /// A counter that changes whenever an event is appended to a watched session.
     public func version(of sessionId: String) -> Int {
         state.withLock { $0.versions[sessionId] ?? 0 }
     }
 
     public func didAppend(sessionId: String) {
         let waiters = state.withLock { state -> [Waiter] in
+            guard state.watchers[sessionId] != nil else { return [] }
             state.versions[sessionId, default: 0] += 1
             return state.waiters.removeValue(forKey: sessionId) ?? []
         }
