@@ -43,14 +43,16 @@ public struct SearchRepository: Sendable {
         let dialect = database.dialect
         let candidates = Self.candidateLimit
         let hits = try await database.read { sql -> [SearchHit] in
+            // Pick the newest matches by id first, then read the text of those rows only.
             let messages = try await sql.raw("""
                 WITH hits AS MATERIALIZED (
-                    \(dialect.fullTextMatches(table: "messages", column: "content", terms: terms, columns: "id, session_id, content, created_at"))
+                    \(dialect.fullTextMatches(table: "messages", column: "content", terms: terms, columns: "id, session_id"))
+                ), top AS (
+                    SELECT hits.id FROM hits JOIN sessions s ON s.id = hits.session_id
+                    WHERE s.deleted_at IS NULL AND (\(bind: projectId == nil) OR s.project_id = \(bind: projectId ?? ""))
+                    ORDER BY hits.id DESC LIMIT \(bind: candidates)
                 )
-                SELECT hits.id, hits.session_id, hits.content AS text, hits.created_at
-                FROM hits JOIN sessions s ON s.id = hits.session_id
-                WHERE s.deleted_at IS NULL AND (\(bind: projectId == nil) OR s.project_id = \(bind: projectId ?? ""))
-                ORDER BY hits.id DESC LIMIT \(bind: candidates)
+                SELECT m.id, m.session_id, m.content AS text, m.created_at FROM top JOIN messages m ON m.id = top.id
                 """).all()
             let sessions = try await sql.raw("""
                 WITH hits AS MATERIALIZED (
