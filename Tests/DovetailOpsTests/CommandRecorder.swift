@@ -40,6 +40,20 @@ final class RecordingCommandRunner: CommandRunner, @unchecked Sendable {
     }
 }
 
+/// Collects what a `ManagedPostgres` reports.
+final class ReportedLines: @unchecked Sendable {
+    // @unchecked Sendable is safe: `lines` is read and written only while `lock` is held.
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    var all: [String] { self.lock.withLock { self.lines } }
+    var text: String { self.all.joined(separator: "\n") }
+
+    var reporter: ManagedPostgres.Reporter {
+        { line in self.lock.withLock { self.lines.append(line) } }
+    }
+}
+
 /// The permission bits of a file.
 func fileMode(_ path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
