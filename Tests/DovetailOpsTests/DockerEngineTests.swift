@@ -145,7 +145,10 @@ struct DockerEngineTests {
             #expect(try fileMode(sandbox.directory + "/.env") == 0o600)
 
             // Only the availability checks ran: nothing started without `start`.
-            #expect(docker.runner.commands.map(\.argv) == [["docker", "info", "--format", "{{.ServerVersion}}"], ["docker", "compose", "version", "--short"]])
+            #expect(
+                docker.runner.commands.map(\.argv) == [
+                    ["docker", "info", "--format", "{{.ServerVersion}}"], ["docker", "compose", "version", "--short"],
+                ])
             #expect(!lines.text.contains(password))
         }
     }

@@ -27,7 +27,8 @@ struct PostgresCredentialsTests {
     func databaseURLPercentEncodesThePasswordAndParsesBack() throws {
         let credentials = PostgresCredentials(user: "dovetail_x", password: "a@b/c:d?e#f%g&h+i=j!k*l,m;n", database: "dovetail")
         let info = credentials.connectionInfo(port: 5532)
-        #expect(info.urlString == "postgresql://dovetail_x:a%40b%2Fc%3Ad%3Fe%23f%25g%26h%2Bi%3Dj%21k%2Al%2Cm%3Bn@127.0.0.1:5532/dovetail?sslmode=disable")
+        #expect(
+            info.urlString == "postgresql://dovetail_x:a%40b%2Fc%3Ad%3Fe%23f%25g%26h%2Bi%3Dj%21k%2Al%2Cm%3Bn@127.0.0.1:5532/dovetail?sslmode=disable")
         guard case .postgres(let parsed) = try DatabaseURL(parsing: info.urlString) else {
             Issue.record("not a PostgreSQL URL")
             return

@@ -131,9 +131,11 @@ public struct EnvFileWriter: Sendable {
 
     /// `value` as it is written after `KEY=`.
     public static func formatted(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { scalar in
-            scalar.isASCII && (Character(scalar).isLetter || Character(scalar).isNumber || "_-./:@+,".unicodeScalars.contains(scalar))
-        }
+        let plain =
+            !value.isEmpty
+            && value.unicodeScalars.allSatisfy { scalar in
+                scalar.isASCII && (Character(scalar).isLetter || Character(scalar).isNumber || "_-./:@+,".unicodeScalars.contains(scalar))
+            }
         if plain { return value }
         if !value.contains("'"), !value.contains(where: { $0.isNewline }) {
             return "'" + value + "'"

@@ -27,7 +27,8 @@ struct DockerServerEngine: ManagedServerEngine {
             throw ManagedPostgresError.dockerNotInstalled
         }
         guard info.succeeded else {
-            throw ManagedPostgresError.dockerDaemonNotRunning(detail: info.timedOut ? "`docker info` did not answer within 20 s" : Self.firstLine(info.output))
+            throw ManagedPostgresError.dockerDaemonNotRunning(
+                detail: info.timedOut ? "`docker info` did not answer within 20 s" : Self.firstLine(info.output))
         }
         let compose = try await self.runner.run(Command("docker", ["compose", "version", "--short"], timeout: .seconds(20)))
         guard compose.succeeded else {
@@ -55,7 +56,8 @@ struct DockerServerEngine: ManagedServerEngine {
         } catch {
             throw ManagedPostgresError.system("cannot write \(self.paths.composeFile): \(error.localizedDescription)")
         }
-        report("Wrote \(self.paths.composeFile) (image \(ComposeFile.image), port 127.0.0.1:\(setup.port), data in \(self.paths.dataDirectorySetting)/pgdata).")
+        let data = self.paths.dataDirectorySetting + "/pgdata"
+        report("Wrote \(self.paths.composeFile) (image \(ComposeFile.image), port 127.0.0.1:\(setup.port), data in \(data)).")
         return ManagedPostgresManifest(
             engine: .docker,
             port: setup.port,

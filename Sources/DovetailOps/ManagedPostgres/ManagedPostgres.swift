@@ -157,7 +157,8 @@ public struct ManagedPostgres: Sendable {
         var backup: String?
         if !credentialKeys.isEmpty {
             backup = try self.backUpEnvFile()
-            report("Replacing the credentials in \(self.paths.envFile) (\(credentialKeys.joined(separator: ", "))); the old file is kept as \(backup!).")
+            report(
+                "Replacing the credentials in \(self.paths.envFile) (\(credentialKeys.joined(separator: ", "))); the old file is kept as \(backup!).")
         }
         let connection = credentials.connectionInfo(port: options.port)
         let change: EnvFileWriter.Change
@@ -474,7 +475,8 @@ public struct ManagedPostgres: Sendable {
         switch state {
         case .running(let detail): status.serverDetail = "\(detail), port \(manifest.port)"
         case .stopped: status.serverDetail = "stopped; start it with `dovetail postgres start`"
-        case .crashed(let pid): status.serverDetail = "stopped without a clean shutdown (stale postmaster.pid of process \(pid)); `dovetail postgres start` recovers"
+        case .crashed(let pid):
+            status.serverDetail = "stopped without a clean shutdown (stale postmaster.pid of process \(pid)); `dovetail postgres start` recovers"
         case .staleLock(let pid, let holder): status.serverDetail = "postmaster.pid names process \(pid), which is \(holder): a stale lock file"
         case .unknown(let detail): status.serverDetail = "unknown: \(detail)"
         }
@@ -522,7 +524,8 @@ public struct ManagedPostgres: Sendable {
                     : "PostgreSQL is not running; start it with `dovetail postgres start`."
             )
         }
-        status.healthy = status.engineAvailable && status.serverRunning && status.acceptingConnections && status.credentialsValid == true
+        status.healthy =
+            status.engineAvailable && status.serverRunning && status.acceptingConnections && status.credentialsValid == true
             && status.problems.isEmpty
         return status
     }

@@ -93,7 +93,9 @@ public struct ManagedPostgresStatus: Sendable, Encodable, Equatable {
         lines.append("server version: \(self.serverVersion ?? "unknown")")
         let schema: String
         if let schemaVersion = self.schemaVersion {
-            schema = "\(schemaVersion) (latest \(self.latestSchemaVersion))" + (schemaVersion < self.latestSchemaVersion ? "; run `dovetail db migrate`" : "")
+            schema =
+                "\(schemaVersion) (latest \(self.latestSchemaVersion))"
+                + (schemaVersion < self.latestSchemaVersion ? "; run `dovetail db migrate`" : "")
         } else if self.acceptingConnections, self.credentialsValid == true {
             schema = "none (latest \(self.latestSchemaVersion)); `dovetail db migrate` or `dovetail serve` creates it"
         } else {

@@ -73,7 +73,8 @@ struct NativeServerEngine: ManagedServerEngine {
             user: setup.runAs?.name,
             workingDirectory: self.paths.dataDirectory
         )
-        report("Creating the PostgreSQL data directory with initdb (\(PostgresBinaries.majorVersion(of: binDirectory).map { "PostgreSQL \($0)" } ?? binDirectory))…")
+        let version = PostgresBinaries.majorVersion(of: binDirectory).map { "PostgreSQL \($0)" } ?? binDirectory
+        report("Creating the PostgreSQL data directory with initdb (\(version))…")
         let result = try await self.runner.run(command)
         guard result.succeeded else { throw ManagedPostgresError.commandFailed(command, result: result) }
         try self.appendSettings(port: setup.port)

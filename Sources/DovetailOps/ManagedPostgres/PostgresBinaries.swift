@@ -5,7 +5,9 @@ enum PostgresBinaries {
     /// `PG_BIN_DIR`, else (newest version first) Debian's `/usr/lib/postgresql/<version>/bin`, Homebrew's and the source
     /// build's directories, else `PATH`. With `majorVersion`, a directory of that version is preferred: a data
     /// directory can only be run by the major version that created it.
-    static func find(majorVersion: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ManagedPostgresError) -> String {
+    static func find(
+        majorVersion: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ManagedPostgresError) -> String {
         if let directory = environment["PG_BIN_DIR"], !directory.isEmpty {
             guard hasServer(directory) else { throw .binariesNotFound(lookedIn: ["PG_BIN_DIR=\(directory)"]) }
             return directory

@@ -44,9 +44,11 @@ public struct Command: Sendable, Equatable, CustomStringConvertible {
     }
 
     static func shellQuoted(_ argument: String) -> String {
-        let plain = !argument.isEmpty && argument.unicodeScalars.allSatisfy { scalar in
-            scalar.isASCII && (Character(scalar).isLetter || Character(scalar).isNumber || "-_./=:,@%+".unicodeScalars.contains(scalar))
-        }
+        let plain =
+            !argument.isEmpty
+            && argument.unicodeScalars.allSatisfy { scalar in
+                scalar.isASCII && (Character(scalar).isLetter || Character(scalar).isNumber || "-_./=:,@%+".unicodeScalars.contains(scalar))
+            }
         return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -125,7 +125,8 @@ public struct SystemCommandRunner: CommandRunner {
             return executable
         }
         let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
+        let directories =
+            path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
         for directory in directories where !directory.isEmpty {
             let candidate = directory + "/" + executable
             if fileManager.isExecutableFile(atPath: candidate) { return candidate }
