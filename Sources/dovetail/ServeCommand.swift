@@ -1,7 +1,10 @@
 import ArgumentParser
 import DovetailAPI
+import DovetailOps
 import DovetailStore
+import Foundation
 import Hummingbird
+import Logging
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,13 +25,34 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("wait-timeout"), help: "Seconds to wait for the database to answer before giving up.")
     var waitTimeout: Double = 60
 
+    @Flag(
+        name: .customLong("managed-postgres"),
+        help: "Start the managed PostgreSQL (`dovetail postgres init`) if it is not running, and serve from it."
+    )
+    var managedPostgres = false
+
+    @Option(name: .customLong("data-dir"), help: "With --managed-postgres: the managed server's directory (as for `dovetail postgres`).")
+    var dataDirectory: String?
+
+    func validate() throws {
+        if managedPostgres, database.databaseURL != nil {
+            throw ValidationError("--managed-postgres serves from the managed PostgreSQL; leave out --database-url.")
+        }
+        if dataDirectory != nil, !managedPostgres {
+            throw ValidationError("--data-dir applies only with --managed-postgres.")
+        }
+    }
+
     func run() async throws {
         try await CLI.run {
             var extra: [String: String] = [:]
             if let host { extra["HOST"] = host }
             if let port { extra["PORT"] = String(port) }
-            let configuration = try database.loadConfiguration(extra: extra)
             let logger = CLI.makeLogger("dovetail.serve")
+            if managedPostgres {
+                extra["DATABASE_URL"] = try await startManagedPostgres(logger: logger)
+            }
+            let configuration = try database.loadConfiguration(extra: extra)
             logger.info("Opening database", metadata: ["url": "\(configuration.databaseURL.redacted)"])
             let store = try await CLI.openStore(configuration, waitTimeout: .milliseconds(Int64(waitTimeout * 1000)), logger: logger)
             do {
@@ -59,6 +83,23 @@ struct Serve: AsyncParsableCommand {
                 throw error
             }
             await store.shutdown()
+        }
+    }
+
+    /// Starts the managed server unless it runs and returns its URL, which replaces DATABASE_URL.
+    private func startManagedPostgres(logger: Logger) async throws -> String {
+        let managed = ManagedPostgres(dataDirectory: dataDirectory)
+        do {
+            try await managed.start(timeout: .milliseconds(Int64(waitTimeout * 1000))) { line in
+                logger.info("\(line)")
+            }
+            let url = try managed.connectionInfo()
+            if let configured = ProcessInfo.processInfo.environment["DATABASE_URL"], !configured.isEmpty, configured != url.urlString {
+                logger.warning("DATABASE_URL from the environment is ignored: --managed-postgres serves from \(url.redactedURLString)")
+            }
+            return url.urlString
+        } catch let error as ManagedPostgresError {
+            throw CLIFailure(error.message, code: error.isUnavailable ? 3 : 1)
         }
     }
 }
