@@ -15,6 +15,7 @@ final class CopyProgressDisplay: Sendable {
     private struct State {
         var lastDraw: ContinuousClock.Instant?
         var lineOpen = false
+        var sawCopying = false
     }
 
     private let isTerminal = isatty(STDERR_FILENO) == 1
@@ -27,6 +28,7 @@ final class CopyProgressDisplay: Sendable {
     func update(_ progress: CopyProgress) {
         let now = clock.now
         let text: String? = state.withLock { state in
+            if progress.phase == .copying { state.sawCopying = true }
             if !progress.isFinished, let last = state.lastDraw, last.duration(to: now) < interval { return nil }
             if !progress.isFinished, !isTerminal, state.lastDraw == nil {
                 // The first line of a table in plain output waits for the interval too: short tables print once.
@@ -43,6 +45,9 @@ final class CopyProgressDisplay: Sendable {
         }
         if let text { FileHandle.standardError.write(Data(text.utf8)) }
     }
+
+    /// Whether any table started copying (and so the target may hold part of the data).
+    var sawProgress: Bool { state.withLock { $0.sawCopying } }
 
     /// Ends an unfinished terminal line, so that what follows starts on a line of its own.
     func finish() {

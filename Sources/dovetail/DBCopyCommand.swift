@@ -89,6 +89,13 @@ extension DB {
                     display.finish()
                     if let report = error.report { try CopySupport.print(report, json: endpoints.json) }
                     throw CLIFailure(error.message, code: 1)
+                } catch let error as StoreError where !dryRun && display.sawProgress {
+                    display.finish()
+                    throw CLIFailure(
+                        "\(error.message) The copy stopped part-way: the target holds whole batches only. "
+                            + "Re-run with --resume to finish it, or with --truncate to start over.",
+                        code: error.kind == .unavailable ? 3 : 1
+                    )
                 } catch {
                     display.finish()
                     throw error

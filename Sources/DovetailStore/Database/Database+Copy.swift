@@ -89,7 +89,17 @@ extension Database {
         case let postgres as PostgresEngine:
             return try await postgres.withConnection { connection in
                 let bytewise = try await PostgresCopySupport.textKeysSortBytewise(connection)
-                return try await body(PostgresCopyWriter(connection: connection, bytewiseText: bytewise))
+                // A table that defers foreign keys is one COPY statement however large: no statement timeout for
+                // this session (restored before the connection goes back to the pool).
+                try await connection.run("SET statement_timeout = 0")
+                do {
+                    let result = try await body(PostgresCopyWriter(connection: connection, bytewiseText: bytewise))
+                    try await connection.run("RESET statement_timeout")
+                    return result
+                } catch {
+                    try? await connection.run("RESET statement_timeout")
+                    throw error
+                }
             }
         default:
             preconditionFailure("unknown database engine")
