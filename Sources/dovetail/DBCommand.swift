@@ -5,8 +5,8 @@ import Foundation
 struct DB: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "db",
-        abstract: "Schema migrations and health of the configured database.",
-        subcommands: [Migrate.self, Status.self, Check.self, Wait.self, Purge.self]
+        abstract: "Schema migrations and health of the configured database; copying data between databases.",
+        subcommands: [Migrate.self, Status.self, Check.self, Wait.self, Purge.self, Copy.self, Verify.self]
     )
 
     /// Opens the configured store for a short command, runs `body` and closes it.

@@ -151,6 +151,11 @@ public enum DatabaseURL: Sendable, Equatable {
         self = try Self.parse(string, label: "database URL")
     }
 
+    /// `label` names where the text came from (`--from`, `--to`), so an error points at the value to fix.
+    public init(parsing string: String, label: String) throws(ConfigurationError) {
+        self = try Self.parse(string, label: label)
+    }
+
     public var backend: DatabaseBackend {
         switch self {
         case .sqlite: .sqlite

@@ -13,12 +13,16 @@ public struct Database: Sendable {
     public var dialect: Dialect { engine.dialect }
 
     /// Opens the database named by `url` without touching its schema.
-    public static func open(_ url: DatabaseURL, pool: PoolSettings = PoolSettings(), logger: Logger) async throws -> Database {
+    ///
+    /// `readOnly` opens it so that the database itself refuses writes: SQLite through a `mode=ro` URI (the
+    /// file must exist and is never created, converted to WAL or otherwise changed), PostgreSQL with
+    /// `default_transaction_read_only` on every connection.
+    public static func open(_ url: DatabaseURL, pool: PoolSettings = PoolSettings(), readOnly: Bool = false, logger: Logger) async throws -> Database {
         switch url {
         case .sqlite(let location):
-            return Database(engine: try await SQLiteEngine.open(location, logger: logger), url: url)
+            return Database(engine: try await SQLiteEngine.open(location, readOnly: readOnly, logger: logger), url: url)
         case .postgres(let info):
-            return Database(engine: try PostgresEngine(info: info, pool: pool, logger: logger), url: url)
+            return Database(engine: try PostgresEngine(info: info, pool: pool, readOnly: readOnly, logger: logger), url: url)
         }
     }
 

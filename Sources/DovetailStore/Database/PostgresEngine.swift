@@ -21,7 +21,7 @@ final class PostgresEngine: DatabaseEngine {
     private let logger: Logger
     private let outage = OutageWindow()
 
-    init(info: PostgresConnectionInfo, pool: PoolSettings, logger: Logger) throws {
+    init(info: PostgresConnectionInfo, pool: PoolSettings, readOnly: Bool = false, logger: Logger) throws {
         self.info = info
         self.pool = pool
         self.logger = logger
@@ -32,6 +32,10 @@ final class PostgresEngine: DatabaseEngine {
         configuration.options.keepAliveBehavior = pool.prePing ? .init(frequency: .seconds(30)) : nil
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.additionalStartupParameters = Self.startupParameters(info: info, pool: pool)
+        if readOnly {
+            // Every transaction on every connection starts READ ONLY: the server refuses writes, whatever the code does.
+            configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+        }
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "dovetail.postgres.pool", factory: { _ in SwiftLogNoOpLogHandler() }))
         self.client = client
         self.runTask = Task { await client.run() }
@@ -95,6 +99,12 @@ final class PostgresEngine: DatabaseEngine {
 
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await withLease { connection in try await body(connection.sql(queryLogLevel: nil)) }
+    }
+
+    /// Runs `body` on one leased connection, for work that needs PostgresNIO itself (`COPY FROM STDIN`,
+    /// cursors). Errors `body` throws other than driver errors pass through untranslated.
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await withLease(body)
     }
 
     /// Leases a connection, giving up after the pool timeout (or after 2 s while the server is known

@@ -16,6 +16,8 @@ final class SQLiteEngine: DatabaseEngine {
     let dialect = Dialect.sqlite
     private let writer: SQLiteConnection
     private let readers: [SQLiteConnection]
+    /// Opened with `mode=ro`: SQLite itself refuses every write, and the file is never created or converted to WAL.
+    let isReadOnly: Bool
     private let writeLock = AsyncLock()
     private let nextReader = Atomic<Int>(0)
     private let logger: Logger
@@ -28,14 +30,18 @@ final class SQLiteEngine: DatabaseEngine {
     static let busyTimeoutMilliseconds = 30_000
     static let readerCount = 4
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, logger: Logger) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, isReadOnly: Bool = false, logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.isReadOnly = isReadOnly
         self.threadPool = threadPool
         self.logger = logger
     }
 
-    static func open(_ location: SQLiteLocation, logger: Logger) async throws -> SQLiteEngine {
+    static func open(_ location: SQLiteLocation, readOnly: Bool = false, logger: Logger) async throws -> SQLiteEngine {
+        if readOnly, case .file(let path) = location {
+            return try await openReadOnly(path: path, logger: logger)
+        }
         let connectionCount = location == .memory ? 1 : readerCount + 1
         let threadPool = NIOThreadPool(numberOfThreads: connectionCount)
         threadPool.start()
@@ -76,6 +82,50 @@ final class SQLiteEngine: DatabaseEngine {
             try? await threadPool.shutdownGracefully()
             throw StoreError.unavailable("Cannot open the SQLite database at \(location.displayPath): \(Self.describe(error)). Check that the directory exists and is writable.")
         }
+    }
+
+    /// Opens an existing database file read-only, through a `file:` URI with `mode=ro`: nothing is created,
+    /// the journal mode is left as it is, and any write is refused by SQLite itself. Used for `db copy` sources.
+    private static func openReadOnly(path: String, logger: Logger) async throws -> SQLiteEngine {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard FileManager.default.fileExists(atPath: absolute) else {
+            throw StoreError.unavailable("There is no SQLite database at \(path).")
+        }
+        let threadPool = NIOThreadPool(numberOfThreads: 2)
+        threadPool.start()
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        var opened: [SQLiteConnection] = []
+        do {
+            for _ in 0..<2 {
+                let connection = try await SQLiteConnection.open(
+                    storage: .file(path: readOnlyURI(absolute)), threadPool: threadPool, logger: logger, on: eventLoop
+                )
+                opened.append(connection)
+                _ = try await connection.query("PRAGMA query_only=1")
+                _ = try await connection.query("PRAGMA busy_timeout=\(busyTimeoutMilliseconds)")
+            }
+            // Opening is lazy: read the schema now, so a file that is not a database fails here with a clear message.
+            _ = try await opened[0].query("SELECT count(*) FROM sqlite_master")
+        } catch {
+            for connection in opened { try? await connection.close() }
+            try? await threadPool.shutdownGracefully()
+            throw StoreError.unavailable("Cannot open the SQLite database at \(path) read-only: \(Self.describe(error)).")
+        }
+        return SQLiteEngine(writer: opened[0], readers: Array(opened.dropFirst()), threadPool: threadPool, isReadOnly: true, logger: logger)
+    }
+
+    /// `file:/abs/path?mode=ro`, with the characters that URI filenames give a meaning (`%`, `?`, `#`) escaped.
+    static func readOnlyURI(_ absolutePath: String) -> String {
+        var escaped = ""
+        for byte in absolutePath.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"), UInt8(ascii: "?"), UInt8(ascii: "#"), 0..<0x21, 0x7F...0xFF:
+                escaped += "%" + (byte < 16 ? "0" : "") + String(byte, radix: 16, uppercase: true)
+            default:
+                escaped.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return "file:\(escaped)?mode=ro"
     }
 
     /// WAL is a property of the file (set once); `foreign_keys` and `busy_timeout` are per connection.
@@ -127,6 +177,28 @@ final class SQLiteEngine: DatabaseEngine {
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             return try await writeLock.withLock { try await body(Self.sql(writer)) }
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs `body` on one reader connection (the writer, under the lock, for `:memory:`), so that several
+    /// statements can share one read transaction: `db copy` reads a consistent snapshot this way.
+    func withReadConnection<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> T) async throws -> T {
+        do {
+            if readers.isEmpty {
+                return try await writeLock.withLock { try await body(writer) }
+            }
+            return try await body(readers[0])
+        } catch {
+            throw Self.translate(error)
+        }
+    }
+
+    /// Runs `body` on the writer connection, holding the write lock throughout; `body` manages transactions itself.
+    func withWriteConnection<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> T) async throws -> T {
+        do {
+            return try await writeLock.withLock { try await body(writer) }
         } catch {
             throw Self.translate(error)
         }
