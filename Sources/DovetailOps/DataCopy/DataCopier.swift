@@ -79,7 +79,9 @@ public struct DataCopier: Sendable {
             throw DataCopyError.targetNotEmpty(nonEmpty, target: target.redacted)
         }
         // Without a primary key there is no "largest key present": such a table is copied again whole.
-        let restart = options.truncate ? nonEmpty : plan.tables.filter { !$0.hasPrimaryKey && present[$0.name] != nil }.map(\.name)
+        // --truncate empties every copied table, not only the non-empty ones: PostgreSQL refuses to
+        // truncate a table that an omitted (even empty) table references.
+        let restart = options.truncate ? (nonEmpty.isEmpty ? [] : plan.tables.map(\.name)) : plan.tables.filter { !$0.hasPrimaryKey && present[$0.name] != nil }.map(\.name)
         if !restart.isEmpty {
             try await targetDatabase.withCopyWriter { writer in try await writer.deleteAll(restart.reversed()) }
             notes.append(options.truncate ? "target tables emptied first (--truncate)" : "tables without a primary key copied again whole: \(restart.joined(separator: ", "))")
