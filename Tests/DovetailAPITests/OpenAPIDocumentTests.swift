@@ -12,7 +12,8 @@ import Testing
 /// `openapi.json` at the root of the repository is checked against the running server: every
 /// documented operation is called and answers with a documented status and a body of the
 /// documented shape, every documented field and parameter is really read by the server, and the
-/// document lists exactly the routes the router registers.
+/// document lists exactly the routes the router registers, each with the token role the server
+/// enforces when authentication is on.
 @Suite("OpenAPI document matches the server")
 struct OpenAPIDocumentTests {
     /// Every route the router registers, read from `buildRouter` and the controllers in
@@ -36,10 +37,62 @@ struct OpenAPIDocumentTests {
         "POST /api/sessions/{id}/messages", "GET /api/sessions/{id}/messages",
         "POST /api/sessions/{id}/events", "GET /api/sessions/{id}/events",
         "GET /api/sessions/{id}/events/stream",
+        // WorkflowsController, CheckpointsController
+        "POST /api/workflows", "GET /api/workflows", "GET /api/workflows/{id}", "POST /api/workflows/{id}/archive",
+        "POST /api/workflows/{id}/versions", "GET /api/workflows/{id}/versions", "GET /api/workflows/{id}/versions/{version}",
+        "POST /api/workflows/{id}/checkpoints", "GET /api/workflows/{id}/checkpoints", "GET /api/workflows/{id}/checkpoints/best",
+        "POST /api/checkpoints/{id}/best",
+        // RunsController
+        "POST /api/runs", "GET /api/runs", "POST /api/runs/claim", "GET /api/runs/{id}", "POST /api/runs/{id}/lease",
+        "POST /api/runs/{id}/steps", "GET /api/runs/{id}/steps", "POST /api/runs/{id}/finish",
+        // SearchController, TokensController
+        "GET /api/search",
+        "POST /api/tokens", "GET /api/tokens", "DELETE /api/tokens/{id}",
     ]
 
     /// Statuses that are documented but that these tests cannot provoke on a healthy database.
     static let unprovokedStatuses: Set<Int> = [503]
+
+    /// Statuses only a router with authentication on answers; `documentedRolesAreEnforced` provokes them.
+    static let authenticationStatuses: Set<Int> = [401, 403]
+
+    /// Operations documented with more than one success status, and which.
+    static let alternativeSuccesses: [String: Set<Int>] = ["POST /api/runs/claim": [200, 204]]
+
+    /// Operations that do not answer an unknown id in the path with 404, and what they answer instead.
+    /// `openapi.json` documents both; they differ from the rest of the API.
+    static let unknownPathIdAnswers: [String: (status: Int, field: String?)] = [
+        "POST /api/runs/{id}/lease": (409, nil),
+        "POST /api/runs/{id}/steps": (422, "run_id"),
+    ]
+
+    /// Where a rule's problem names another field than the documented body field (the field's
+    /// description says so): operation → documented name → the name in the problem's `field`.
+    static let problemFieldNames: [String: [String: String]] = [
+        "POST /api/tokens": ["expires_in_seconds": "expires_in"],
+    ]
+
+    /// DELETEs that answer their success again when repeated (a token is revoked, not deleted).
+    static let repeatableDeletes: Set<String> = ["DELETE /api/tokens/{id}"]
+
+    /// Body fields holding the id of another row: an id that does not exist is refused with 422 naming the field.
+    static let referenceFields: [String: [String]] = [
+        "POST /api/agents": ["project_id"],
+        "POST /api/tasks": ["project_id", "assigned_agent_id"],
+        "PATCH /api/tasks/{id}": ["assigned_agent_id"],
+        "POST /api/sessions": ["project_id", "agent_id"],
+        "POST /api/workflows": ["project_id"],
+        "POST /api/workflows/{id}/checkpoints": ["run_id"],
+        "POST /api/runs": ["workflow_id"],
+    ]
+
+    /// The scope a route needs when authentication is on, by the rule `AuthMiddleware` applies (nil:
+    /// open). `documentedRolesAreEnforced` checks the document's roles against the server itself.
+    static func role(method: String, path: String) -> String? {
+        if path == "/health" { return nil }
+        if path.hasPrefix("/api/tokens") { return "admin" }
+        return method == "GET" ? "read" : "write"
+    }
 
     @Test
     func documentListsExactlyTheRegisteredRoutes() throws {
@@ -49,10 +102,29 @@ struct OpenAPIDocumentTests {
         #expect(documented.count == document.operations.count, "an operation is documented twice")
         #expect(documented.subtracting(Self.registeredRoutes).sorted() == [], "documented but not registered")
         #expect(Self.registeredRoutes.subtracting(documented).sorted() == [], "registered but not documented")
+        let scheme = document.lookup("#/components/securitySchemes/bearerAuth")?.openAPIObject
+        #expect(scheme?["type"] == .string("http") && scheme?["scheme"] == .string("bearer"), "bearerAuth should be an HTTP bearer scheme")
+        #expect(scheme?["description"]?.openAPIString?.contains("DOVETAIL_AUTH=required") == true, "bearerAuth should say when it applies")
         for operation in document.operations {
-            let successes = document.statuses(operation).filter { (200..<300).contains($0) }
-            #expect(successes.count == 1, "\(operation.key) documents \(successes.sorted()) as success")
+            let statuses = document.statuses(operation)
+            let successes = statuses.filter { (200..<300).contains($0) }
+            if let alternatives = Self.alternativeSuccesses[operation.key] {
+                #expect(successes == alternatives, "\(operation.key) documents \(successes.sorted()) as success")
+            } else {
+                #expect(successes.count == 1, "\(operation.key) documents \(successes.sorted()) as success")
+            }
             #expect(operation.object["responses"]?.openAPIObject?["default"] != nil, "\(operation.key) has no default (500) response")
+            // The role the server requires, and the statuses authentication adds: 401 everywhere it
+            // applies, 403 only where a valid token can fall short (no scope is below read).
+            let security = operation.object["security"]
+            if let role = Self.role(method: operation.method, path: operation.path) {
+                #expect(security == .array([.object(["bearerAuth": .array([.string(role)])])]), "\(operation.key) should need role \(role)")
+                #expect(statuses.contains(401), "\(operation.key) does not document 401")
+                #expect(statuses.contains(403) == (role != "read"), "\(operation.key): 403 should be documented exactly when the role is above read")
+            } else {
+                #expect(security == .array([]), "\(operation.key) is open and should say so with an empty security list")
+                #expect(statuses.isDisjoint(with: Self.authenticationStatuses), "\(operation.key) is open")
+            }
         }
         // Every $ref in the document resolves.
         var unresolved: [String] = []
@@ -89,15 +161,18 @@ struct OpenAPIDocumentTests {
             var run = OpenAPIConformance(document: document, client: client)
 
             // Rows every path id points at, made through the store; the `doomed` ones are deleted.
+            let metadata: JSONValue = .object(["channel": .string("web"), "tier": .integer(2), "beta": .bool(true)])
             let project = try await store.projects.create(NewProject(name: "Conformance"))
             let otherProject = try await store.projects.create(NewProject(name: "Other project"))
             let agent = try await store.agents.create(NewAgent(projectId: project.id, name: "coder", kind: "llm"))
             let otherAgent = try await store.agents.create(NewAgent(projectId: project.id, name: "reviewer"))
             let task = try await store.tasks.create(NewTask(projectId: project.id, title: "card", column: .todo, assignedAgentId: agent.id))
             _ = try await store.tasks.create(NewTask(projectId: project.id, title: "second card", column: .todo))
-            let session = try await store.sessions.create(NewSession(projectId: project.id, agentId: agent.id, userId: "u-1", title: "chat"))
+            let session = try await store.sessions.create(
+                NewSession(projectId: project.id, agentId: agent.id, userId: "u-1", title: "chat", metadata: metadata)
+            )
             _ = try await store.sessions.create(NewSession(projectId: otherProject.id))
-            for text in ["one", "two"] { _ = try await store.messages.append(sessionId: session.id, NewMessage(role: .user, content: text)) }
+            for text in ["one", "two", "Release notes drafted"] { _ = try await store.messages.append(sessionId: session.id, NewMessage(role: .user, content: text)) }
             for index in 1...2 {
                 _ = try await store.events.append(sessionId: session.id, NewSessionEvent(type: "step", payload: .object(["i": .integer(Int64(index))])))
             }
@@ -106,14 +181,61 @@ struct OpenAPIDocumentTests {
             let doomedTask = try await store.tasks.create(NewTask(projectId: project.id, title: "doomed"))
             let doomedSession = try await store.sessions.create(NewSession(projectId: project.id))
 
-            func id(for path: String, deleting: Bool) -> String {
-                if path.hasPrefix("/api/projects/") { return deleting ? doomedProject.id : project.id }
-                if path.hasPrefix("/api/agents/") { return deleting ? doomedAgent.id : agent.id }
-                if path.hasPrefix("/api/tasks/") { return deleting ? doomedTask.id : task.id }
-                return deleting ? doomedSession.id : session.id
+            // Workflows: one with a published version (the one path ids point at), one with none, an
+            // archived one and one for `POST .../archive` to archive.
+            let workflow = try await store.workflows.create(NewWorkflow(projectId: project.id, handle: "nightly", name: "Nightly"))
+            _ = try await store.workflows.publish(workflowId: workflow.id, definition: .object(["steps": .array([.string("fetch")])]))
+            let unpublished = try await store.workflows.create(NewWorkflow(projectId: project.id, handle: "draft"))
+            let archived = try await store.workflows.create(NewWorkflow(projectId: project.id, handle: "retired"))
+            _ = try await store.workflows.archive(archived.id)
+            let archivable = try await store.workflows.create(NewWorkflow(projectId: project.id, handle: "to-archive"))
+            // Runs: `run` is claimed by `worker` (it is the only pending one) and has step 0; one is
+            // finished; two more wait for `POST /api/runs/claim`.
+            let worker = "worker-1"
+            let run1 = try await store.runs.start(NewRun(workflowId: workflow.id, inputs: .object(["day": .string("mon")]), metadata: metadata))
+            let claimed = try await store.runs.claim(workerId: worker, leaseSeconds: 3600)
+            #expect(claimed?.id == run1.id)
+            _ = try await store.runs.appendStep(runId: run1.id, NewRunStep(stepIndex: 0, name: "fetch", status: .succeeded))
+            let finishedRun = try await store.runs.start(NewRun(workflowId: workflow.id))
+            _ = try await store.runs.finish(runId: finishedRun.id, RunCompletion(status: .failed, error: "boom"))
+            for _ in 1...2 { _ = try await store.runs.start(NewRun(workflowId: workflow.id)) }
+            let checkpoint = try await store.checkpoints.save(
+                workflowId: workflow.id, NewCheckpoint(runId: run1.id, configVersion: "c1", metrics: .object(["score": .number(0.5)]))
+            )
+            _ = try await store.checkpoints.save(workflowId: workflow.id, NewCheckpoint(configVersion: "c2", isBest: true))
+            _ = try await store.tokens.create(name: "ci", scope: .read)
+            let doomedToken = try await store.tokens.create(name: "doomed", scope: .write).token
+
+            /// `path` with its parameters filled in: `{id}` with the row the operation works on (or the
+            /// one a DELETE may delete), `{version}` with a published version; `values` overrides either.
+            func concrete(_ path: String, key: String = "", deleting: Bool = false, _ values: [String: String] = [:]) -> String {
+                let id: String
+                switch key {
+                case "POST /api/workflows/{id}/archive": id = archivable.id
+                case "POST /api/runs/{id}/finish": id = finishedRun.id  // only success probes need a run that can still finish
+                default:
+                    if path.hasPrefix("/api/projects/") { id = deleting ? doomedProject.id : project.id }
+                    else if path.hasPrefix("/api/agents/") { id = deleting ? doomedAgent.id : agent.id }
+                    else if path.hasPrefix("/api/tasks/") { id = deleting ? doomedTask.id : task.id }
+                    else if path.hasPrefix("/api/workflows/") { id = workflow.id }
+                    else if path.hasPrefix("/api/checkpoints/") { id = checkpoint.id }
+                    else if path.hasPrefix("/api/runs/") { id = run1.id }
+                    else if path.hasPrefix("/api/tokens/") { id = doomedToken.id }
+                    else { id = deleting ? doomedSession.id : session.id }
+                }
+                let filled = ["id": id, "version": "1"].merging(values) { $1 }
+                return filled.reduce(path) { $0.replacingOccurrences(of: "{\($1.key)}", with: $1.value) }
+            }
+            /// The path for a success that uses its row up: finishing a run works once, so each gets a fresh run.
+            func successPath(_ operation: OpenAPIDocument.Operation) async throws -> String {
+                guard operation.key == "POST /api/runs/{id}/finish" else { return concrete(operation.path, key: operation.key) }
+                return concrete(operation.path, key: operation.key, ["id": try await store.runs.start(NewRun(workflowId: workflow.id)).id])
             }
             /// Values for required query parameters, and real values for optional filters.
-            let queryValues = ["project_id": project.id, "agent_id": agent.id]
+            let queryValues = [
+                "project_id": project.id, "agent_id": agent.id, "workflow_id": workflow.id, "q": "release",
+                "metadata": #"{"beta":true,"channel":"web","tier":2}"#,
+            ]
 
             /// A body with every documented field, per operation; `token` keeps names and slugs unique.
             let fullBodies: [String: @Sendable (String) -> [String: JSONValue]] = [
@@ -155,20 +277,51 @@ struct OpenAPIDocumentTests {
                     ["role": .string("assistant"), "content": .string("hello \(token)"), "metadata": .object(["tokens": .integer(3)])]
                 },
                 "POST /api/sessions/{id}/events": { _ in ["type": .string("step"), "payload": .object(["i": .integer(3)])] },
+                "POST /api/workflows": { token in
+                    ["project_id": .string(project.id), "handle": .string("flow-\(token)"), "name": .string("Flow \(token)"),
+                     "description": .string("d")]
+                },
+                "POST /api/workflows/{id}/versions": { _ in ["definition": .object(["steps": .array([.string("a"), .string("b")])])] },
+                "POST /api/workflows/{id}/checkpoints": { token in
+                    ["run_id": .string(run1.id), "config_version": .string("c-\(token)"), "metrics": .object(["score": .number(0.75)]),
+                     "is_best": .bool(true)]
+                },
+                "POST /api/runs": { _ in
+                    ["workflow_id": .string(workflow.id), "version": .integer(1), "inputs": .object(["day": .string("tue")]),
+                     "metadata": metadata]
+                },
+                "POST /api/runs/claim": { _ in ["worker_id": .string("worker-2"), "lease_seconds": .integer(3600)] },
+                "POST /api/runs/{id}/lease": { _ in ["worker_id": .string(worker), "lease_seconds": .integer(3600)] },
+                "POST /api/runs/{id}/steps": { token in
+                    // The token's number keeps step indexes unique within the run.
+                    ["step_index": .integer(Int64(token.dropFirst()) ?? 1), "name": .string("step \(token)"), "status": .string("succeeded"),
+                     "input_tokens": .integer(12), "output_tokens": .integer(34), "output": .object(["rows": .integer(5)])]
+                },
+                "POST /api/runs/{id}/finish": { _ in
+                    ["status": .string("succeeded"), "outputs": .object(["ok": .bool(true)]), "error": .string("none")]
+                },
+                "POST /api/tokens": { token in
+                    ["name": .string("token \(token)"), "scope": .string("write"), "expires_in_seconds": .integer(3600)]
+                },
             ]
-            /// Bodies that break a uniqueness rule, for every operation that documents 409.
+            /// Bodies that break a uniqueness or state rule, for every operation that documents 409.
             let conflictBodies: [String: [String: JSONValue]] = [
                 "POST /api/projects": ["name": .string("Clash"), "slug": .string(otherProject.slug)],
                 "PATCH /api/projects/{id}": ["slug": .string(otherProject.slug)],
                 "POST /api/agents": ["project_id": .string(project.id), "name": .string(otherAgent.name)],
                 "PATCH /api/agents/{id}": ["name": .string(otherAgent.name)],
+                "POST /api/workflows": ["project_id": .string(project.id), "handle": .string(workflow.handle)],
+                "POST /api/runs/{id}/lease": ["worker_id": .string("another-worker"), "lease_seconds": .integer(60)],
+                "POST /api/runs/{id}/steps": ["step_index": .integer(0), "name": .string("again"), "status": .string("failed")],
+                "POST /api/runs/{id}/finish": ["status": .string("cancelled")],
             ]
 
             for operation in document.operations {
                 let path = operation.path
-                let uri = path.replacingOccurrences(of: "{id}", with: id(for: path, deleting: false))
+                let uri = concrete(path, key: operation.key)
+                let unknown = concrete(path, key: operation.key, ["id": "no-such-id"])
                 let statuses = document.statuses(operation)
-                let success = try #require(statuses.first { (200..<300).contains($0) }, "\(operation.key) has no 2xx")
+                let success = try #require(document.success(operation), "\(operation.key) has no 2xx")
                 let streaming = document.response(operation, success)?["content"]?.openAPIObject?["text/event-stream"] != nil
                 let queryParameters = document.parameters(operation).filter { $0["in"]?.openAPIString == "query" }
                 var requiredQuery: [String: String] = [:]
@@ -182,26 +335,47 @@ struct OpenAPIDocumentTests {
                 // A stream never ends, so its 200 is checked over a socket in `eventStreamAnswersAsDocumented`.
                 if let schema = document.requestSchema(operation) {
                     let makeBody = try #require(fullBodies[operation.key], "no test body for \(operation.key)")
-                    let properties = Set((schema["properties"]?.openAPIObject ?? [:]).keys)
+                    let properties = schema["properties"]?.openAPIObject ?? [:]
                     let required = schema["required"]?.openAPIArray?.compactMap(\.openAPIString) ?? []
                     let full = makeBody(run.token())
-                    #expect(Set(full.keys) == properties, "\(operation.key): the test body should use every documented field")
+                    #expect(Set(full.keys) == Set(properties.keys), "\(operation.key): the test body should use every documented field")
                     #expect(document.violations(.object(full), .object(schema), at: "request").isEmpty)
-                    try await run.probe(operation, uri, json: full, expect: success, "every documented field")
+                    try await run.probe(operation, try await successPath(operation), json: full, expect: success, "every documented field")
                     let minimal = makeBody(run.token()).filter { required.contains($0.key) }
-                    try await run.probe(operation, uri, json: minimal, expect: success, "only the required fields")
+                    try await run.probe(operation, try await successPath(operation), json: minimal, expect: success, "only the required fields")
 
                     // Each required field is required, and each documented field is read: a value of the
-                    // wrong type is refused naming it (a misspelt name would be ignored and answer 2xx).
+                    // wrong type is refused naming it (a misspelt name would be ignored and answer 2xx),
+                    // and so is a value breaking the field's documented enum, pattern, length or range.
                     for field in required {
                         var body = makeBody(run.token())
                         body[field] = nil
                         try await run.probe(operation, uri, json: body, expect: 422, field: field, "without \(field)")
                     }
-                    for (field, fieldSchema) in schema["properties"]?.openAPIObject ?? [:] {
+                    for (field, fieldSchema) in properties.sorted(by: { $0.key < $1.key }) {
                         var body = makeBody(run.token())
                         body[field] = document.wrongValue(for: fieldSchema)
                         try await run.probe(operation, uri, json: body, expect: 422, field: field, "\(field) of the wrong type")
+                        let rules = document.resolve(fieldSchema).openAPIObject ?? [:]
+                        let named = Self.problemFieldNames[operation.key]?[field] ?? field
+                        var breaking: [(JSONValue, String)] = []
+                        if rules["enum"] != nil { breaking.append((.string("no-such-value"), "not one of the values")) }
+                        if let pattern = rules["pattern"]?.openAPIString, let regex = try? Regex(pattern), "Not a valid value!".firstMatch(of: regex) == nil {
+                            breaking.append((.string("Not a valid value!"), "not matching \(pattern)"))
+                        }
+                        if case .integer(let length) = rules["maxLength"] { breaking.append((.string(String(repeating: "a", count: Int(length) + 1)), "longer than \(length)")) }
+                        if case .integer(let minimum) = rules["minimum"] { breaking.append((.integer(minimum - 1), "below the minimum")) }
+                        if case .integer(let maximum) = rules["maximum"] { breaking.append((.integer(maximum + 1), "above the maximum")) }
+                        for (value, why) in breaking {
+                            body = makeBody(run.token())
+                            body[field] = value
+                            try await run.probe(operation, uri, json: body, expect: 422, field: rules["enum"] != nil ? field : named, "\(field) \(why)")
+                        }
+                    }
+                    for field in Self.referenceFields[operation.key] ?? [] {
+                        var body = makeBody(run.token())
+                        body[field] = .string("no-such-id")
+                        try await run.probe(operation, uri, json: body, expect: 422, field: field, "\(field) naming no row")
                     }
                     if let conflict = conflictBodies[operation.key] {
                         try await run.probe(operation, uri, json: conflict, expect: 409, "a taken unique value")
@@ -212,13 +386,19 @@ struct OpenAPIDocumentTests {
                     let big = #"{"name":""# + String(repeating: "x", count: 1024 * 1024 + 16) + #""}"#
                     try await run.probe(operation, uri, raw: big, expect: 413, "a body over 1 MiB")
                     if path.contains("{id}") {
-                        let missing = path.replacingOccurrences(of: "{id}", with: "no-such-id")
-                        try await run.probe(operation, missing, json: makeBody(run.token()), expect: 404, "an unknown id")
+                        let answer = Self.unknownPathIdAnswers[operation.key] ?? (404, nil)
+                        try await run.probe(operation, unknown, json: makeBody(run.token()), expect: answer.status, field: answer.field, "an unknown id")
                     }
                 } else if operation.method == "DELETE" {
-                    let doomed = path.replacingOccurrences(of: "{id}", with: id(for: path, deleting: true))
-                    try await run.probe(operation, doomed, expect: success, "an existing row")
-                    try await run.probe(operation, doomed, expect: 404, "the same row again")
+                    let doomed = concrete(path, key: operation.key, deleting: true)
+                    let first = try await run.probe(operation, doomed, expect: success, "an existing row")
+                    if Self.repeatableDeletes.contains(operation.key) {
+                        let again = try await run.probe(operation, doomed, expect: success, "the same row again")
+                        #expect(again == first, "\(operation.key): repeating it should change nothing")
+                        try await run.probe(operation, unknown, expect: 404, "an unknown id")
+                    } else {
+                        try await run.probe(operation, doomed, expect: 404, "the same row again")
+                    }
                 } else {
                     if !streaming {
                         let first = try await run.probe(operation, uri, query: requiredQuery, expect: success, "the documented success")
@@ -227,69 +407,188 @@ struct OpenAPIDocumentTests {
                         }
                     }
                     if path.contains("{id}") {
-                        let missing = path.replacingOccurrences(of: "{id}", with: "no-such-id")
-                        try await run.probe(operation, missing, query: requiredQuery, expect: 404, "an unknown id")
+                        try await run.probe(operation, unknown, query: requiredQuery, expect: 404, "an unknown id")
                     }
+                }
+
+                // Each path parameter but the id is read: an integer one refuses other text, and a value
+                // that names nothing answers 404.
+                for parameter in document.parameters(operation) where parameter["in"]?.openAPIString == "path" {
+                    let name = try #require(parameter["name"]?.openAPIString)
+                    guard name != "id" else { continue }
+                    let schema = document.resolve(parameter["schema"] ?? .object([:])).openAPIObject ?? [:]
+                    if schema["type"]?.openAPIString == "integer" {
+                        try await run.probe(operation, concrete(path, key: operation.key, [name: "abc"]), query: requiredQuery, expect: 422, field: name, "\(name) not an integer")
+                    }
+                    try await run.probe(operation, concrete(path, key: operation.key, [name: "99999"]), query: requiredQuery, expect: 404, "\(name) naming nothing")
                 }
 
                 // Each documented query parameter is read by the server.
                 for parameter in queryParameters {
                     let name = try #require(parameter["name"]?.openAPIString)
-                    let schema = document.resolve(parameter["schema"] ?? .object([:])).openAPIObject ?? [:]
-                    if parameter["required"] == .bool(true) {
+                    let jsonContent = parameter["content"]?.openAPIObject?["application/json"]?.openAPIObject
+                    let schema = document.resolve(parameter["schema"] ?? jsonContent?["schema"] ?? .object([:])).openAPIObject ?? [:]
+                    let isRequired = parameter["required"] == .bool(true)
+                    func with(_ value: String) -> [String: String] { requiredQuery.merging([name: value]) { $1 } }
+                    func items(_ json: JSONValue?) -> [JSONValue]? { json?.openAPIObject?["items"]?.openAPIArray }
+                    if isRequired {
                         var query = requiredQuery
                         query[name] = nil
                         try await run.probe(operation, uri, query: query, expect: 422, field: name, "without \(name)")
                     }
                     if schema["type"]?.openAPIString == "integer" {
-                        try await run.probe(operation, uri, query: requiredQuery.merging([name: "abc"]) { $1 }, expect: 422, field: name, "\(name) not an integer")
+                        try await run.probe(operation, uri, query: with("abc"), expect: 422, field: name, "\(name) not an integer")
                         if case .integer(let minimum) = schema["minimum"] {
-                            try await run.probe(operation, uri, query: requiredQuery.merging([name: "\(minimum - 1)"]) { $1 }, expect: 422, field: name, "\(name) below the minimum")
+                            try await run.probe(operation, uri, query: with("\(minimum - 1)"), expect: 422, field: name, "\(name) below the minimum")
                         }
                         if case .integer(let maximum) = schema["maximum"] {
-                            try await run.probe(operation, uri, query: requiredQuery.merging([name: "\(maximum + 1)"]) { $1 }, expect: 422, field: name, "\(name) above the maximum")
+                            try await run.probe(operation, uri, query: with("\(maximum + 1)"), expect: 422, field: name, "\(name) above the maximum")
                         }
                     } else if let values = schema["enum"]?.openAPIArray?.compactMap(\.openAPIString) {
-                        try await run.probe(operation, uri, query: requiredQuery.merging([name: "no-such-value"]) { $1 }, expect: 422, field: name, "\(name) not one of the values")
+                        try await run.probe(operation, uri, query: with("no-such-value"), expect: 422, field: name, "\(name) not one of the values")
                         for value in values where !streaming {
-                            try await run.probe(operation, uri, query: requiredQuery.merging([name: value]) { $1 }, expect: success, "\(name)=\(value)")
+                            try await run.probe(operation, uri, query: with(value), expect: success, "\(name)=\(value)")
                         }
                     } else if name == "cursor" {
-                        try await run.probe(operation, uri, query: requiredQuery.merging([name: "zzz"]) { $1 }, expect: 422, field: name, "a cursor the server did not issue")
+                        try await run.probe(operation, uri, query: with("zzz"), expect: 422, field: name, "a cursor the server did not issue")
                         // limit=1 leaves more rows: next_cursor is a string, and passing it back is accepted.
                         let page = try await run.probe(operation, uri, query: requiredQuery.merging(["limit": "1"]) { $1 }, expect: success, "limit=1")
                         let cursor = try #require(page?.openAPIObject?["next_cursor"]?.openAPIString, "\(operation.key): limit=1 should leave a next_cursor")
                         let next = try await run.probe(operation, uri, query: requiredQuery.merging(["limit": "1", "cursor": cursor]) { $1 }, expect: success, "the next page")
                         #expect(next?.openAPIObject?["items"] != page?.openAPIObject?["items"], "\(operation.key): the cursor should move to another page")
-                    } else if parameter["required"] != .bool(true), !streaming {
-                        // A filter: an unknown value leaves nothing, the fixture's id leaves its rows.
-                        let none = try await run.probe(operation, uri, query: requiredQuery.merging([name: "no-such-id"]) { $1 }, expect: success, "\(name) matching nothing")
-                        #expect(none?.openAPIObject?["items"]?.openAPIArray == [], "\(operation.key): \(name) is not applied")
+                    } else if isRequired || streaming {
+                        continue
+                    } else if schema["type"]?.openAPIString == "boolean" {
+                        // A flag: both values are accepted, and the fixtures make them answer differently.
+                        let on = try await run.probe(operation, uri, query: with("true"), expect: success, "\(name)=true")
+                        let off = try await run.probe(operation, uri, query: with("false"), expect: success, "\(name)=false")
+                        #expect(items(on) != items(off), "\(operation.key): \(name) is not applied")
+                    } else if schema["format"]?.openAPIString == "date-time" {
+                        // An instant: other text is refused; of a long-past and a far-future instant, one
+                        // keeps every fixture and the other none (which depends on the direction).
+                        try await run.probe(operation, uri, query: with("yesterday"), expect: 422, field: name, "\(name) not a date-time")
+                        let past = try await run.probe(operation, uri, query: with("2000-01-01T02:00:00.000+02:00"), expect: success, "\(name) long past, with an offset")
+                        let future = try await run.probe(operation, uri, query: with("2999-12-31T23:59:59Z"), expect: success, "\(name) far in the future")
+                        #expect(Set([items(past)?.isEmpty, items(future)?.isEmpty]) == [true, false], "\(operation.key): \(name) is not applied")
+                    } else if jsonContent != nil {
+                        // A JSON object: refused when it is not one or breaks the documented shape; an unused
+                        // key matches nothing, and the fixtures' metadata matches them.
+                        let invalid = [("not json", "not JSON"), ("[1]", "not an object"), (#"{"channel":{"nested":1}}"#, "with a nested value"),
+                                       (#"{"bad key!":1}"#, "with a key of other characters")]
+                        for (value, why) in invalid {
+                            try await run.probe(operation, uri, query: with(value), expect: 422, field: name, "\(name) \(why)")
+                        }
+                        let none = try await run.probe(operation, uri, query: with(#"{"no_such_key":"x"}"#), expect: success, "\(name) matching nothing")
+                        #expect(items(none) == [], "\(operation.key): \(name) is not applied")
                         let value = try #require(queryValues[name], "no test value for \(name)")
-                        let some = try await run.probe(operation, uri, query: requiredQuery.merging([name: value]) { $1 }, expect: success, "\(name) matching rows")
-                        #expect(some?.openAPIObject?["items"]?.openAPIArray?.isEmpty == false, "\(operation.key): \(name)=\(value) should match the fixtures")
+                        let some = try await run.probe(operation, uri, query: with(value), expect: success, "\(name) matching rows")
+                        #expect(items(some)?.isEmpty == false, "\(operation.key): \(name)=\(value) should match the fixtures")
+                    } else {
+                        // A filter: an unknown value leaves nothing, the fixture's id leaves its rows.
+                        let none = try await run.probe(operation, uri, query: with("no-such-id"), expect: success, "\(name) matching nothing")
+                        #expect(items(none) == [], "\(operation.key): \(name) is not applied")
+                        let value = try #require(queryValues[name], "no test value for \(name)")
+                        let some = try await run.probe(operation, uri, query: with(value), expect: success, "\(name) matching rows")
+                        #expect(items(some)?.isEmpty == false, "\(operation.key): \(name)=\(value) should match the fixtures")
                     }
                 }
 
-                // Every documented status was seen, except those only a failing database produces.
-                var expected = statuses.subtracting(Self.unprovokedStatuses)
+                // Documented answers the generic checks above do not reach.
+                switch operation.key {
+                case "POST /api/runs/claim":
+                    // With every claimable run taken, a claim answers 204 without a body.
+                    while try await store.runs.claim(workerId: "drain", leaseSeconds: 3600) != nil {}
+                    try await run.probe(operation, uri, json: fullBodies[operation.key]!(run.token()), expect: 204, "nothing left to claim")
+                case "POST /api/runs/{id}/finish":
+                    for status in ["pending", "running"] {
+                        try await run.probe(operation, uri, json: ["status": .string(status)], expect: 422, field: "status", "status \(status)")
+                    }
+                case "POST /api/runs":
+                    try await run.probe(operation, uri, json: ["workflow_id": .string(unpublished.id)], expect: 422, field: "version", "a workflow without versions")
+                    try await run.probe(operation, uri, json: ["workflow_id": .string(workflow.id), "version": .integer(2)], expect: 422, field: "version", "an unpublished version")
+                case "POST /api/workflows/{id}/versions":
+                    try await run.probe(operation, concrete(path, ["id": archived.id]), json: [:], expect: 404, "an archived workflow")
+                case "GET /api/workflows/{id}/checkpoints/best":
+                    try await run.probe(operation, concrete(path, ["id": unpublished.id]), expect: 404, "a workflow without a best checkpoint")
+                case "POST /api/checkpoints/{id}/best":
+                    let best = try await client.execute(uri: "/api/workflows/\(workflow.id)/checkpoints/best", method: .get).json(JSONValue.self)
+                    #expect(best.openAPIObject?["id"] == .string(checkpoint.id), "the marked checkpoint should be the workflow's only best")
+                case "GET /api/search":
+                    try await run.probe(operation, uri, query: ["q": "the and of"], expect: 422, field: "q", "only stop words")
+                case "DELETE /api/tokens/{id}":
+                    let revoked = try await run.probe(operation, "/api/tokens/ci", expect: success, "a token's name")
+                    #expect(revoked?.openAPIObject?["revoked_at"] != nil, "a revoked token has revoked_at")
+                default:
+                    break
+                }
+
+                // Every documented status was seen, except those only a failing database or authentication produces.
+                var expected = statuses.subtracting(Self.unprovokedStatuses).subtracting(Self.authenticationStatuses)
                 if streaming { expected.remove(success) }
                 let seen = run.observed[operation.key] ?? []
                 #expect(expected.subtracting(seen).sorted() == [], "\(operation.key): documented statuses never answered")
             }
 
-            // Methods the document does not list for a path answer exactly like a path that does not exist.
+            // Methods the document does not list for a path answer exactly like a path that does not
+            // exist, unless another documented route matches (GET /api/runs/claim is GET /api/runs/{id}).
             let unrouted = try await client.execute(uri: "/no-such-route", method: .get)
             #expect(unrouted.status == .notFound)
             let unroutedBody = try unrouted.json(JSONValue.self)
             for (path, methods) in document.pathMethods {
-                let uri = path.replacingOccurrences(of: "{id}", with: id(for: path, deleting: false))
+                let uri = concrete(path)
                 for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] where !methods.contains(method) {
+                    if document.operations.contains(where: { $0.method == method && OpenAPIDocument.template($0.path, matches: uri) }) { continue }
                     let response = try await client.execute(
                         uri: uri, method: HTTPRequest.Method(method)!, headers: [.contentType: "application/json"], body: ByteBuffer(string: "{}")
                     )
                     #expect(response.status == .notFound, "\(method) \(path) is not documented but answers \(response.status.code)")
                     #expect(try response.json(JSONValue.self) == unroutedBody, "\(method) \(path) is not documented but has a handler")
+                }
+            }
+        }
+    }
+
+    /// With authentication on, each operation needs a token of at least its documented role: none
+    /// answers 401, a token below the role 403, and a token of the role or above gets past the check.
+    /// Unknown ids and empty bodies keep every request from changing anything.
+    @Test(.timeLimit(.minutes(5)), arguments: TestBackend.allCases)
+    func documentedRolesAreEnforced(_ backend: TestBackend) async throws {
+        let document = try OpenAPIDocument.load()
+        try await TestSupport.withStore(backend) { store in
+            var made: [TokenScope: String] = [:]
+            for scope in TokenScope.allCases { made[scope] = try await store.tokens.create(name: "role \(scope.rawValue)", scope: scope).secret }
+            let secrets = made
+            let app = Application(router: buildRouter(store: store, authRequired: true), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            try await app.test(.router) { client in
+                var run = OpenAPIConformance(document: document, client: client)
+                for operation in document.operations {
+                    let uri = operation.path.replacingOccurrences(of: "{id}", with: "no-such-id").replacingOccurrences(of: "{version}", with: "1")
+                    let body: String? = document.requestSchema(operation) == nil ? nil : "{}"
+                    let roles = operation.object["security"]?.openAPIArray?.first?.openAPIObject?["bearerAuth"]?.openAPIArray
+                    guard let role = roles?.first?.openAPIString.flatMap(TokenScope.init(rawValue:)) else {
+                        // Open: the documented success without a token.
+                        try await run.probe(operation, uri, raw: body, expect: try #require(document.success(operation)), "no token on an open route")
+                        continue
+                    }
+                    try await run.probe(operation, uri, raw: body, expect: 401, "no token")
+                    try await run.probe(operation, uri, raw: body, headers: [.authorization: "Bearer dvt_not_a_token"], expect: 401, "a malformed token")
+                    for scope in TokenScope.allCases {
+                        let headers: HTTPFields = [.authorization: "Bearer \(secrets[scope]!)"]
+                        if scope < role {
+                            try await run.probe(operation, uri, raw: body, headers: headers, expect: 403, "a \(scope.rawValue) token")
+                        } else {
+                            var sent = headers
+                            if body != nil { sent[.contentType] = "application/json" }
+                            let response = try await client.execute(
+                                uri: uri, method: HTTPRequest.Method(operation.method)!, headers: sent, body: body.map { ByteBuffer(string: $0) }
+                            )
+                            let code = Int(response.status.code)
+                            #expect(!Self.authenticationStatuses.contains(code), "\(operation.key) with a \(scope.rawValue) token answered \(code)")
+                            #expect(document.response(operation, code) != nil, "\(operation.key) with a \(scope.rawValue) token answered undocumented \(code)")
+                        }
+                    }
+                    let documented = document.statuses(operation).intersection(Self.authenticationStatuses)
+                    #expect(documented.subtracting(run.observed[operation.key] ?? []).sorted() == [], "\(operation.key): documented statuses never answered")
                 }
             }
         }
@@ -399,6 +698,18 @@ struct OpenAPIDocument: Sendable {
 
     func statuses(_ operation: Operation) -> Set<Int> {
         Set((operation.object["responses"]?.openAPIObject ?? [:]).keys.compactMap { Int($0) })
+    }
+
+    /// The operation's main success: its lowest 2xx (`POST /api/runs/claim` also documents 204).
+    func success(_ operation: Operation) -> Int? {
+        statuses(operation).filter { (200..<300).contains($0) }.min()
+    }
+
+    /// Whether a concrete path fits a path template such as `/api/runs/{id}`.
+    static func template(_ template: String, matches path: String) -> Bool {
+        let templateParts = template.split(separator: "/")
+        let pathParts = path.split(separator: "/")
+        return templateParts.count == pathParts.count && zip(templateParts, pathParts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
     }
 
     func response(_ operation: Operation, _ status: Int) -> [String: JSONValue]? {
@@ -514,10 +825,18 @@ struct OpenAPIConformance {
     @discardableResult
     mutating func probe(
         _ operation: OpenAPIDocument.Operation, _ path: String, query: [String: String] = [:], json: [String: JSONValue],
-        expect status: Int, field: String? = nil, _ why: String, sourceLocation: SourceLocation = #_sourceLocation
+        headers: HTTPFields = [:], expect status: Int, field: String? = nil, _ why: String, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> JSONValue? {
         let data = try JSONEncoder().encode(JSONValue.object(json))
-        return try await probe(operation, path, query: query, raw: String(decoding: data, as: UTF8.self), expect: status, field: field, why, sourceLocation: sourceLocation)
+        return try await probe(
+            operation, path, query: query, raw: String(decoding: data, as: UTF8.self), headers: headers, expect: status, field: field, why,
+            sourceLocation: sourceLocation
+        )
+    }
+
+    /// Query values percent-encoded, so JSON and `+hh:mm` offsets arrive as sent.
+    static func percentEncoded(_ value: String) -> String {
+        value.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? value
     }
 
     /// Sends one request and checks the answer: the expected status, which the document lists for
@@ -527,12 +846,14 @@ struct OpenAPIConformance {
     @discardableResult
     mutating func probe(
         _ operation: OpenAPIDocument.Operation, _ path: String, query: [String: String] = [:], raw body: String? = nil,
-        expect status: Int, field: String? = nil, _ why: String, sourceLocation: SourceLocation = #_sourceLocation
+        headers: HTTPFields = [:], expect status: Int, field: String? = nil, _ why: String, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> JSONValue? {
-        let uri = query.isEmpty ? path : path + "?" + query.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+        let pairs = query.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.percentEncoded($0.value))" }
+        let uri = query.isEmpty ? path : path + "?" + pairs.joined(separator: "&")
+        var sent = headers
+        if body != nil { sent[.contentType] = "application/json" }
         let response = try await client.execute(
-            uri: uri, method: HTTPRequest.Method(operation.method)!,
-            headers: body == nil ? [:] : [.contentType: "application/json"], body: body.map { ByteBuffer(string: $0) }
+            uri: uri, method: HTTPRequest.Method(operation.method)!, headers: sent, body: body.map { ByteBuffer(string: $0) }
         )
         let code = Int(response.status.code)
         let label = "\(operation.key) with \(why) (\(operation.method) \(uri.prefix(200)))"
