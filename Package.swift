@@ -106,7 +106,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DovetailOpsTests",
-            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting"],
+            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
