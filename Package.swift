@@ -62,6 +62,8 @@ let package = Package(
             name: "DovetailAPI",
             dependencies: [
                 "DovetailStore",
+                // Agent deploy/update/undeploy routes run the same AgentDeployer as the CLI.
+                "DovetailOps",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
