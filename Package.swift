@@ -101,6 +101,12 @@ let package = Package(
             path: "Benchmarks/Sources/dovetail-bench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "dovetail-agent-bench",
+            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Benchmarks/Sources/dovetail-agent-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DovetailStoreTests",
             dependencies: ["DovetailStore", "DovetailTesting"],
