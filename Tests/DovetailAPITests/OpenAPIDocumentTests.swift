@@ -371,6 +371,12 @@ struct OpenAPIDocumentTests {
                             body[field] = value
                             try await run.probe(operation, uri, json: body, expect: 422, field: rules["enum"] != nil ? field : named, "\(field) \(why)")
                         }
+                        // Every value of a documented enum is accepted.
+                        for value in rules["enum"]?.openAPIArray ?? [] {
+                            body = makeBody(run.token())
+                            body[field] = value
+                            try await run.probe(operation, try await successPath(operation), json: body, expect: success, "\(field)=\(value.canonicalText)")
+                        }
                     }
                     for field in Self.referenceFields[operation.key] ?? [] {
                         var body = makeBody(run.token())

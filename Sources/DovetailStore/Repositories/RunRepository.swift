@@ -144,6 +144,9 @@ public struct RunRepository: Sendable {
 
     /// Extends the lease of a run the worker still holds.
     public func renewLease(runId: String, workerId: String, leaseSeconds: Int, now: Timestamp = .now()) async throws -> Run {
+        guard (1...86_400).contains(leaseSeconds) else {
+            throw StoreError.invalid("lease_seconds must be between 1 and 86400.", field: "lease_seconds")
+        }
         let expires = now.adding(seconds: Int64(leaseSeconds))
         let run = try await database.write { sql in
             try await sql.raw("""

@@ -38,7 +38,9 @@ public struct TokenRepository: Sendable {
 
     public func create(name: String, scope: TokenScope, expiresIn seconds: Int64? = nil) async throws -> CreatedServiceToken {
         let now = Timestamp.now()
-        if let seconds, seconds <= 0 { throw StoreError.invalid("expiry must be in the future.", field: "expires_in") }
+        if let seconds, seconds <= 0 || seconds > 100 * 365 * 86_400 {
+            throw StoreError.invalid("expiry must be in the future and within 100 years.", field: "expires_in")
+        }
         let prefix = Self.randomHex(bytes: 6)
         let secret = "dvt_\(prefix)_\(Self.randomHex(bytes: 24))"
         let token = ServiceToken(
