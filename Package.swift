@@ -62,6 +62,8 @@ let package = Package(
             name: "DovetailAPI",
             dependencies: [
                 "DovetailStore",
+                // Agent deploy/update/undeploy routes run the same AgentDeployer as the CLI.
+                "DovetailOps",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -99,6 +101,12 @@ let package = Package(
             path: "Benchmarks/Sources/dovetail-bench",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "dovetail-agent-bench",
+            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
+            path: "Benchmarks/Sources/dovetail-agent-bench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DovetailStoreTests",
             dependencies: ["DovetailStore", "DovetailTesting"],
@@ -106,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DovetailOpsTests",
-            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting"],
+            dependencies: ["DovetailOps", "DovetailStore", "DovetailTesting", .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

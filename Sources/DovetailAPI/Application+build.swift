@@ -1,3 +1,4 @@
+import DovetailOps
 import DovetailStore
 import Hummingbird
 import Logging
@@ -10,6 +11,8 @@ public struct APISettings: Sendable {
     public var authRequired: Bool
     /// `HISTORY_RETENTION_DAYS`; nil runs no background purge.
     public var retentionDays: Int?
+    /// Where `POST /api/agents/{id}/deploy` puts agents' databases (`USE_POSTGRESQL_FOR_AGENTS` and friends).
+    public var agentDatabases = AgentDatabaseConfiguration()
 
     public init(host: String = "127.0.0.1", port: Int = 8080, authRequired: Bool = false, retentionDays: Int? = nil) {
         self.host = host
@@ -25,7 +28,9 @@ public struct APISettings: Sendable {
 }
 
 /// Every route of the API over `store`; used by `serve` and by the tests alike.
-public func buildRouter(store: Store, authRequired: Bool = false) -> Router<AppRequestContext> {
+public func buildRouter(
+    store: Store, authRequired: Bool = false, agentDatabases: AgentDatabaseConfiguration = AgentDatabaseConfiguration()
+) -> Router<AppRequestContext> {
     DovetailMetrics.bootstrap()
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: ProblemMiddleware())
@@ -36,7 +41,7 @@ public func buildRouter(store: Store, authRequired: Bool = false) -> Router<AppR
     MetricsController().addRoutes(to: router)
     let api = router.group("api")
     ProjectsController(store: store).addRoutes(to: api.group("projects"))
-    AgentsController(store: store).addRoutes(to: api.group("agents"))
+    AgentsController(store: store, deployer: AgentDeployer(store: store, configuration: agentDatabases)).addRoutes(to: api.group("agents"))
     TasksController(store: store).addRoutes(to: api.group("tasks"))
     SessionsController(store: store).addRoutes(to: api.group("sessions"))
     WorkflowsController(store: store).addRoutes(to: api.group("workflows"))
@@ -51,7 +56,7 @@ public func buildRouter(store: Store, authRequired: Bool = false) -> Router<AppR
 /// down after the application returns, so the pool outlives every request.
 public func buildApplication(store: Store, settings: APISettings, logger: Logger) -> some ApplicationProtocol {
     var app = Application(
-        router: buildRouter(store: store, authRequired: settings.authRequired),
+        router: buildRouter(store: store, authRequired: settings.authRequired, agentDatabases: settings.agentDatabases),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dovetail"),
         logger: logger
     )

@@ -5,6 +5,6 @@ struct Dovetail: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dovetail",
         abstract: "The backend of an AI-agent platform, on SQLite or PostgreSQL.",
-        subcommands: [Serve.self, DB.self, Tokens.self, Postgres.self]
+        subcommands: [Serve.self, DB.self, Agents.self, Tokens.self, Postgres.self]
     )
 }

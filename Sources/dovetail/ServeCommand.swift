@@ -72,9 +72,10 @@ struct Serve: AsyncParsableCommand {
                         code: 2
                     )
                 }
-                let settings = APISettings(
+                var settings = APISettings(
                     host: configuration.host, port: configuration.port, authRequired: authRequired, retentionDays: configuration.historyRetentionDays
                 )
+                settings.agentDatabases = try Agents.agentDatabaseConfiguration(configuration)
                 logger.info("Authentication \(authRequired ? "required" : "off (loopback)"); history kept \(configuration.historyRetentionDays) days")
                 let app = buildApplication(store: store, settings: settings, logger: logger)
                 try await app.runService()

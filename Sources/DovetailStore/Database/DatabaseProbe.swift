@@ -25,23 +25,7 @@ public enum DatabaseProbe {
     static func checkPostgres(_ info: PostgresConnectionInfo, logger: Logger) async throws -> Duration {
         let clock = ContinuousClock()
         let start = clock.now
-        var configuration: PostgresConnection.Configuration
-        if let directory = info.unixSocketDirectory {
-            configuration = .init(unixSocketPath: "\(directory)/.s.PGSQL.\(info.port)", username: info.username, password: info.password, database: info.database)
-        } else {
-            let tls: PostgresConnection.Configuration.TLS
-            do {
-                switch info.sslMode {
-                case .disable: tls = .disable
-                case .allow, .prefer: tls = .prefer(try NIOSSLContext(configuration: PostgresEngine.tlsConfiguration(verify: false)))
-                case .require: tls = .require(try NIOSSLContext(configuration: PostgresEngine.tlsConfiguration(verify: false)))
-                case .verifyCA, .verifyFull: tls = .require(try NIOSSLContext(configuration: PostgresEngine.tlsConfiguration(verify: true)))
-                }
-            } catch {
-                throw StoreError.unavailable("Cannot set up TLS for sslmode=\(info.sslMode.rawValue): \(error).")
-            }
-            configuration = .init(host: info.host, port: info.port, username: info.username, password: info.password, database: info.database, tls: tls)
-        }
+        var configuration = try info.connectionConfiguration()
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.additionalStartupParameters = [("application_name", info.applicationName)]
         let silent = Logger(label: "dovetail.probe", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -128,5 +112,27 @@ public struct DatabaseWaiter: Sendable {
                 try await Task.sleep(for: delay)
             }
         }
+    }
+}
+
+extension PostgresConnectionInfo {
+    /// A single-connection configuration for this URL (TLS as `sslMode` asks), for tools that need one
+    /// connection rather than a pool: the probe, agent database provisioning.
+    public func connectionConfiguration() throws(StoreError) -> PostgresConnection.Configuration {
+        if let directory = unixSocketDirectory {
+            return .init(unixSocketPath: "\(directory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        }
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch sslMode {
+            case .disable: tls = .disable
+            case .allow, .prefer: tls = .prefer(try NIOSSLContext(configuration: PostgresEngine.tlsConfiguration(verify: false)))
+            case .require: tls = .require(try NIOSSLContext(configuration: PostgresEngine.tlsConfiguration(verify: false)))
+            case .verifyCA, .verifyFull: tls = .require(try NIOSSLContext(configuration: PostgresEngine.tlsConfiguration(verify: true)))
+            }
+        } catch {
+            throw StoreError.unavailable("Cannot set up TLS for sslmode=\(sslMode.rawValue): \(error).")
+        }
+        return .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
 }

@@ -102,6 +102,24 @@ public struct AgentRepository: Sendable {
         return updated
     }
 
+    /// Records the outcome of a deploy, update or undeploy in one statement: status, the agent's
+    /// database (name and backend; nil clears them) and the last error (nil clears it).
+    @discardableResult
+    public func recordDeployment(
+        _ id: String, status: AgentStatus, databaseName: String?, databaseBackend: String?, lastError: String?
+    ) async throws -> Agent {
+        let now = Timestamp.now()
+        let found = try await database.write { sql in
+            try await sql.raw("""
+                UPDATE agents SET status = \(bind: status.rawValue), database_name = \(bind: databaseName),
+                    database_backend = \(bind: databaseBackend), last_error = \(bind: lastError), updated_at = \(bind: now)
+                WHERE id = \(bind: id) RETURNING id
+                """).first() != nil
+        }
+        guard found else { throw StoreError.notFound("agent", id: id) }
+        return try await get(id)
+    }
+
     public func delete(_ id: String) async throws {
         let found = try await database.write { sql in
             try await sql.raw("DELETE FROM agents WHERE id = \(bind: id) RETURNING id").first() != nil

@@ -1,0 +1,134 @@
+import DovetailStore
+import Foundation
+
+/// Where agents' databases live and how they are launched, read from the merged environment
+/// (`DovetailConfiguration.environment`: overrides, process environment, `.env`).
+public struct AgentDatabaseConfiguration: Sendable {
+    public enum Backend: Sendable, Equatable {
+        /// One SQLite file per agent under `dataDirectory/agents/`.
+        case sqlite
+        /// One role and database per agent on a PostgreSQL server reached as `admin` (its `database` is `postgres`).
+        case postgres(admin: PostgresConnectionInfo, mode: PostgresMode)
+    }
+
+    public enum PostgresMode: String, Sendable {
+        /// `AGENT_DB_HOST` names the server and `AGENT_DB_ADMIN_USER/PASSWORD` the admin.
+        case bringYourOwn = "byo"
+        /// The local server `dovetail postgres` manages.
+        case managed
+    }
+
+    public var backend: Backend
+    /// `NAMESPACE`, the first part of every agent database name.
+    public var namespace: String
+    /// `AGENT_DB_APPLICATION_PASSWORD`: one password shared by every agent role, for compatibility. When nil,
+    /// each agent gets its own password derived from the secret in `dataDirectory/agent-secret`.
+    public var applicationPassword: String?
+    /// `CLEANUP_AGENT_DATABASES`: undeploy drops the database and role.
+    public var cleanupOnUndeploy: Bool
+    /// `DOVETAIL_DATA_DIR`: SQLite agent files, the password secret and written configuration files.
+    public var dataDirectory: String
+    /// `AGENT_DEPLOY_COMMAND` / `AGENT_UPDATE_COMMAND` / `AGENT_UNDEPLOY_COMMAND`.
+    public var deployCommand: String?
+    public var updateCommand: String?
+    public var undeployCommand: String?
+    /// `AGENT_DB_CONNECT_TIMEOUT` (seconds): how long to retry an unreachable server before failing.
+    public var connectTimeout: Duration
+
+    public init(
+        backend: Backend = .sqlite,
+        namespace: String = "dovetail",
+        applicationPassword: String? = nil,
+        cleanupOnUndeploy: Bool = false,
+        dataDirectory: String = "./data",
+        deployCommand: String? = nil,
+        updateCommand: String? = nil,
+        undeployCommand: String? = nil,
+        connectTimeout: Duration = .seconds(30)
+    ) {
+        self.backend = backend
+        self.namespace = namespace
+        self.applicationPassword = applicationPassword
+        self.cleanupOnUndeploy = cleanupOnUndeploy
+        self.dataDirectory = dataDirectory
+        self.deployCommand = deployCommand
+        self.updateCommand = updateCommand
+        self.undeployCommand = undeployCommand
+        self.connectTimeout = connectTimeout
+    }
+
+    /// Reads the variables listed in the README. `managedAdmin` is the admin connection of the local server
+    /// `dovetail postgres` manages, when there is one: it is used when `AGENT_DB_HOST` is unset.
+    public init(environment: [String: String], managedAdmin: PostgresConnectionInfo? = nil) throws(AgentDatabaseError) {
+        func value(_ key: String) -> String? {
+            guard let raw = environment[key] else { return nil }
+            let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+            return trimmed.isEmpty ? nil : trimmed
+        }
+        // Passwords are taken verbatim: leading or trailing spaces may be part of them.
+        func secret(_ key: String) -> String? {
+            guard let raw = environment[key], !raw.isEmpty else { return nil }
+            return raw
+        }
+        func flag(_ key: String) throws(AgentDatabaseError) -> Bool {
+            guard let text = value(key) else { return false }
+            switch text.lowercased() {
+            case "1", "true", "yes", "on": return true
+            case "0", "false", "no", "off": return false
+            default: throw .configuration("\(key)=\(text) is not a boolean; use true or false.")
+            }
+        }
+
+        self.init()
+        namespace = value("NAMESPACE") ?? "dovetail"
+        applicationPassword = secret("AGENT_DB_APPLICATION_PASSWORD")
+        cleanupOnUndeploy = try flag("CLEANUP_AGENT_DATABASES")
+        dataDirectory = value("DOVETAIL_DATA_DIR") ?? "./data"
+        deployCommand = value("AGENT_DEPLOY_COMMAND")
+        updateCommand = value("AGENT_UPDATE_COMMAND")
+        undeployCommand = value("AGENT_UNDEPLOY_COMMAND")
+        if let text = value("AGENT_DB_CONNECT_TIMEOUT") {
+            guard let seconds = Double(text), seconds >= 0, seconds < 86_400 else {
+                throw .configuration("AGENT_DB_CONNECT_TIMEOUT=\(text) is not a number of seconds, e.g. 30.")
+            }
+            connectTimeout = .milliseconds(Int64(seconds * 1000))
+        }
+        guard try flag("USE_POSTGRESQL_FOR_AGENTS") else { return }
+
+        if let host = value("AGENT_DB_HOST") {
+            var port = PostgresConnectionInfo.defaultPort
+            if let text = value("AGENT_DB_PORT") {
+                guard let number = Int(text), (1...65535).contains(number) else {
+                    throw .configuration("AGENT_DB_PORT=\(text) is not a port number (1-65535).")
+                }
+                port = number
+            }
+            guard let user = value("AGENT_DB_ADMIN_USER") else {
+                throw .configuration(
+                    "USE_POSTGRESQL_FOR_AGENTS=true with AGENT_DB_HOST=\(host) needs AGENT_DB_ADMIN_USER (and AGENT_DB_ADMIN_PASSWORD): "
+                        + "a role with CREATEDB and CREATEROLE on that server."
+                )
+            }
+            let admin = PostgresConnectionInfo(
+                host: host, port: port, username: user, password: secret("AGENT_DB_ADMIN_PASSWORD"), database: "postgres",
+                applicationName: "dovetail-agents"
+            )
+            backend = .postgres(admin: admin, mode: .bringYourOwn)
+        } else if var managedAdmin {
+            managedAdmin.database = "postgres"
+            backend = .postgres(admin: managedAdmin, mode: .managed)
+        } else {
+            throw .configuration(
+                "USE_POSTGRESQL_FOR_AGENTS=true needs a server: set AGENT_DB_HOST, AGENT_DB_PORT, AGENT_DB_ADMIN_USER and "
+                    + "AGENT_DB_ADMIN_PASSWORD (bring your own), or run the managed server with `dovetail postgres`."
+            )
+        }
+    }
+
+    public var backendName: String {
+        switch backend {
+        case .sqlite: "sqlite"
+        case .postgres: "postgres"
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import DovetailStore
+import Foundation
+import Logging
+
+/// The agent lifecycle: provision the agent's database, run the launch step with its `DATABASE_URL`,
+/// and record the outcome on the agent row (`status`, `database_name`, `database_backend`, `last_error`).
+///
+/// If provisioning fails the launch step does not run and the agent is `failed` with the reason; a
+/// re-deploy finishes whatever a failed one left, because every provisioning step is idempotent.
+public struct AgentDeployer: Sendable {
+    public let store: Store
+    public let configuration: AgentDatabaseConfiguration
+    public let provisioner: any AgentDatabaseProvisioner
+
+    public init(store: Store, configuration: AgentDatabaseConfiguration, provisioner: (any AgentDatabaseProvisioner)? = nil) {
+        self.store = store
+        self.configuration = configuration
+        self.provisioner = provisioner ?? configuration.makeProvisioner()
+    }
+
+    public struct Outcome: Sendable {
+        public var agent: Agent
+        /// The agent's database after the operation; nil after an undeploy that dropped it.
+        public var database: AgentDatabase?
+        /// Output of the launch command, with the agent's URL masked; nil when none ran.
+        public var commandOutput: String?
+        /// Undeploy only: whether a database was dropped.
+        public var dropped: Bool = false
+    }
+
+    // MARK: deploy / update / undeploy
+
+    /// Creates or reuses the agent's database, then runs `AGENT_DEPLOY_COMMAND`.
+    public func deploy(_ agentId: String, configFile: String? = nil, logger: Logger) async throws -> Outcome {
+        let agent = try await store.agents.get(agentId)
+        try await store.agents.recordDeployment(
+            agent.id, status: .deploying, databaseName: agent.databaseName, databaseBackend: agent.databaseBackend, lastError: nil
+        )
+        let database: AgentDatabase
+        do {
+            database = try await provisioner.provision(agentId: agent.id, logger: logger)
+        } catch {
+            try await recordFailure(agent, databaseName: agent.databaseName, backend: agent.databaseBackend, error: error, logger: logger)
+            throw error
+        }
+        var output: String?
+        do {
+            output = try await launch(configuration.deployCommand, agent: agent, database: database, configFile: configFile, logger: logger)
+        } catch {
+            try await recordFailure(agent, databaseName: database.name, backend: database.backend, error: error, logger: logger)
+            throw error
+        }
+        let updated = try await store.agents.recordDeployment(
+            agent.id, status: .deployed, databaseName: database.name, databaseBackend: database.backend, lastError: nil
+        )
+        logger.info("Agent deployed", metadata: ["agent": "\(agent.id)", "database": "\(database.name)", "reused": "\(!database.created)"])
+        return Outcome(agent: updated, database: database, commandOutput: output)
+    }
+
+    /// Runs `AGENT_UPDATE_COMMAND` with the agent's existing database; never creates one.
+    public func update(_ agentId: String, configFile: String? = nil, logger: Logger) async throws -> Outcome {
+        let agent = try await store.agents.get(agentId)
+        let database = try await provisioner.locate(agentId: agent.id, logger: logger)
+        var output: String?
+        do {
+            output = try await launch(configuration.updateCommand, agent: agent, database: database, configFile: configFile, logger: logger)
+        } catch {
+            try await recordFailure(agent, databaseName: database.name, backend: database.backend, error: error, logger: logger)
+            throw error
+        }
+        let updated = try await store.agents.recordDeployment(
+            agent.id, status: .deployed, databaseName: database.name, databaseBackend: database.backend, lastError: nil
+        )
+        return Outcome(agent: updated, database: database, commandOutput: output)
+    }
+
+    /// Runs `AGENT_UNDEPLOY_COMMAND`, then drops the database and role when `dropDatabase` (default
+    /// `CLEANUP_AGENT_DATABASES`) is true. Works on a failed agent: a failing undeploy command is then only logged.
+    public func undeploy(_ agentId: String, dropDatabase: Bool? = nil, logger: Logger) async throws -> Outcome {
+        let agent = try await store.agents.get(agentId)
+        let drop = dropDatabase ?? configuration.cleanupOnUndeploy
+        var output: String?
+        if configuration.undeployCommand != nil {
+            let database = try? await provisioner.locate(agentId: agent.id, logger: logger)
+            do {
+                output = try await launch(configuration.undeployCommand, agent: agent, database: database, configFile: nil, logger: logger)
+            } catch {
+                guard agent.status == .failed || agent.status == .registered || agent.status == .undeployed else {
+                    try await store.agents.recordDeployment(
+                        agent.id, status: agent.status, databaseName: agent.databaseName, databaseBackend: agent.databaseBackend,
+                        lastError: message(for: error)
+                    )
+                    throw error
+                }
+                logger.warning("Undeploy command failed for an agent that was not running", metadata: ["agent": "\(agent.id)", "error": "\(error)"])
+            }
+        }
+        var dropped = false
+        if drop {
+            dropped = try await provisioner.drop(agentId: agent.id, logger: logger)
+        }
+        let updated = try await store.agents.recordDeployment(
+            agent.id, status: .undeployed, databaseName: drop ? nil : agent.databaseName, databaseBackend: drop ? nil : agent.databaseBackend,
+            lastError: nil
+        )
+        return Outcome(agent: updated, database: nil, commandOutput: output, dropped: dropped)
+    }
+
+    // MARK: Helpers
+
+    private func recordFailure(_ agent: Agent, databaseName: String?, backend: String?, error: any Error, logger: Logger) async throws {
+        let reason = message(for: error)
+        logger.error("Agent deployment failed", metadata: ["agent": "\(agent.id)", "error": "\(reason)"])
+        try await store.agents.recordDeployment(agent.id, status: .failed, databaseName: databaseName, databaseBackend: backend, lastError: reason)
+    }
+
+    func message(for error: any Error) -> String {
+        switch error {
+        case let error as AgentDatabaseError: error.message
+        case let error as StoreError: error.message
+        default: String(describing: error)
+        }
+    }
+
+    /// Substitutes `{{ id }}`, `{{ database_url }}` and `{{ config_file }}` (each shell-quoted) into
+    /// `template` and runs it with `/bin/sh -c`, `DATABASE_URL` in its environment. Returns its output.
+    func launch(_ template: String?, agent: Agent, database: AgentDatabase?, configFile: String?, logger: Logger) async throws -> String? {
+        guard let template else { return nil }
+        let configPath = try configFile.map(checkedConfigFile) ?? writeConfiguration(of: agent)
+        let command = Self.render(template, values: ["id": agent.id, "database_url": database?.url ?? "", "config_file": configPath])
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["AGENT_DB_ADMIN_PASSWORD", "AGENT_DB_ADMIN_USER"] { environment.removeValue(forKey: key) }
+        environment["DATABASE_URL"] = database?.url ?? ""
+        environment["AGENT_ID"] = agent.id
+        environment["AGENT_CONFIG_FILE"] = configPath
+        environment["AGENT_DATABASE_NAME"] = database?.name ?? ""
+        let result = try await ChildProcess.run(["/bin/sh", "-c", command], environment: environment)
+        var output = result.output
+        if let database, !database.url.isEmpty { output = output.replacingOccurrences(of: database.url, with: database.redactedURL) }
+        guard result.status == 0 else {
+            let tail = output.split(separator: "\n", omittingEmptySubsequences: true).suffix(5).joined(separator: "\n")
+            throw AgentDatabaseError(.launch, "The launch command exited with status \(result.status)" + (tail.isEmpty ? "." : ": \(tail)"))
+        }
+        return output
+    }
+
+    /// `{{ name }}` (spaces inside the braces optional) → the shell-quoted value.
+    static func render(_ template: String, values: [String: String]) -> String {
+        var result = template
+        for (key, value) in values {
+            for spelling in ["{{ \(key) }}", "{{\(key)}}", "{{ \(key)}}", "{{\(key) }}"] {
+                result = result.replacingOccurrences(of: spelling, with: ChildProcess.shellQuote(value))
+            }
+        }
+        return result
+    }
+
+    private func checkedConfigFile(_ path: String) throws -> String {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw AgentDatabaseError(.configuration, "--config \(path): no such readable file.")
+        }
+        return path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    /// The agent's `configuration` JSON at `DOVETAIL_DATA_DIR/agents/agent-{id}.json` (mode 0600).
+    private func writeConfiguration(of agent: Agent) throws -> String {
+        let directory = configuration.absoluteDataDirectory + "/agents"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/agent-\(AgentDatabaseName.sanitise(agent.id)).json"
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data = try encoder.encode(agent.configuration)
+        FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+        return path
+    }
+}

@@ -1,0 +1,295 @@
+import DovetailStore
+import Foundation
+import Logging
+import PostgresNIO
+
+/// `USE_POSTGRESQL_FOR_AGENTS=true`: a role and a database per agent, both named `{namespace}_{agentId}_agent`.
+///
+/// Connects as the admin to the `postgres` database with one `PostgresConnection` per operation and runs
+/// plain SQL — no `psql`, no shell — with identifiers in double quotes (`"` doubled) and the password as a
+/// standard-conforming string literal (`'` doubled, backslashes literal; `standard_conforming_strings=on` is
+/// sent at start-up so the server reads it that way). `CREATE ROLE … PASSWORD` cannot take a bind parameter.
+///
+/// Every step tolerates a twin that got there first: duplicate-object errors (42710, 42P04, 23505 on the
+/// catalogs) mean "already exists", and catalog update races ("tuple concurrently updated") are retried.
+/// The role gets `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`, owns its database, and `CONNECT` is revoked
+/// from `PUBLIC` on that database, so no other agent can connect to it.
+public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
+    public let configuration: AgentDatabaseConfiguration
+    let admin: PostgresConnectionInfo
+
+    public init(configuration: AgentDatabaseConfiguration) {
+        self.configuration = configuration
+        if case .postgres(let admin, _) = configuration.backend {
+            self.admin = admin
+        } else {
+            self.admin = PostgresConnectionInfo(database: "postgres")
+        }
+    }
+
+    var server: String {
+        if let socket = admin.unixSocketDirectory { return "PostgreSQL at \(socket) (port \(admin.port))" }
+        return "PostgreSQL at \(admin.host.contains(":") ? "[\(admin.host)]" : admin.host):\(admin.port)"
+    }
+
+    // MARK: Operations
+
+    public func provision(agentId: String, logger: Logger) async throws -> AgentDatabase {
+        let name = try configuration.databaseName(for: agentId).value
+        let password = try AgentPasswords(configuration: configuration).password(forRole: name)
+        guard !password.unicodeScalars.contains("\0") else {
+            throw AgentDatabaseError(.configuration, "AGENT_DB_APPLICATION_PASSWORD contains a NUL character, which PostgreSQL cannot store.")
+        }
+        let created = try await withAdminConnection { session in
+            let rights = try await session.adminRights()
+            try rights.requireProvisioning(admin: admin.username, server: server)
+            let role = Self.quoteIdentifier(name)
+            let attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(Self.quoteLiteral(password))"
+            if try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name) {
+                try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
+            } else if try await session.runTolerating("CREATE ROLE \(role) WITH \(attributes)", secret: password) == .alreadyExists {
+                try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
+            }
+            // A non-superuser admin may only make a database owned by a role it can SET ROLE to (and drop it later).
+            if !rights.superuser { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
+            var created = false
+            if try await !session.exists("SELECT 1 FROM pg_database WHERE datname = $1", name) {
+                // CREATE DATABASE cannot run inside a transaction; the extended protocol runs it on its own.
+                created = try await session.runTolerating("CREATE DATABASE \(role) OWNER \(role)") == .done
+            }
+            try await session.run("REVOKE ALL ON DATABASE \(role) FROM PUBLIC")
+            try await session.run("GRANT CONNECT, TEMPORARY ON DATABASE \(role) TO \(role)")
+            return created
+        }
+        if created { logger.info("Created agent database", metadata: ["database": "\(name)", "backend": "postgres"]) }
+        return database(name: name, password: password, created: created)
+    }
+
+    public func locate(agentId: String, logger: Logger) async throws -> AgentDatabase {
+        let name = try configuration.databaseName(for: agentId).value
+        let password = try AgentPasswords(configuration: configuration).password(forRole: name)
+        let found = try await withAdminConnection { session in
+            let database = try await session.exists("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            let role = try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+            return database && role
+        }
+        guard found else {
+            throw AgentDatabaseError(.notProvisioned, "Agent \(agentId) has no database '\(name)' on \(server); deploy it first.")
+        }
+        return database(name: name, password: password, created: false)
+    }
+
+    public func drop(agentId: String, logger: Logger) async throws -> Bool {
+        let name = try configuration.databaseName(for: agentId).value
+        let dropped = try await withAdminConnection { session in
+            let rights = try await session.adminRights()
+            try rights.requireProvisioning(admin: admin.username, server: server)
+            let role = Self.quoteIdentifier(name)
+            let roleExists = try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
+            let databaseExists = try await session.exists("SELECT 1 FROM pg_database WHERE datname = $1", name)
+            if roleExists && !rights.superuser { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
+            if databaseExists {
+                try await session.run(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", binding: name
+                )
+                try await session.run("DROP DATABASE IF EXISTS \(role) WITH (FORCE)")
+            }
+            if roleExists { try await session.run("DROP ROLE IF EXISTS \(role)") }
+            return roleExists || databaseExists
+        }
+        if dropped { logger.info("Dropped agent database and role", metadata: ["database": "\(name)"]) }
+        return dropped
+    }
+
+    func database(name: String, password: String, created: Bool) -> AgentDatabase {
+        let info = PostgresConnectionInfo(
+            host: admin.host, port: admin.port, unixSocketDirectory: admin.unixSocketDirectory, username: name, password: password,
+            database: name, sslMode: admin.sslMode
+        )
+        return AgentDatabase(name: name, backend: "postgres", url: info.urlString, redactedURL: info.redactedURLString, created: created)
+    }
+
+    // MARK: Quoting
+
+    /// `"name"` with embedded double quotes doubled.
+    public static func quoteIdentifier(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `'text'` with embedded single quotes doubled: a standard-conforming literal, in which a backslash is
+    /// an ordinary character. Valid only with `standard_conforming_strings=on`, which every session sets.
+    public static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    // MARK: Connection
+
+    /// Connects as the admin, retrying an unreachable or starting server with backoff for `connectTimeout`.
+    func withAdminConnection<T: Sendable>(_ body: (AdminSession) async throws -> T) async throws -> T {
+        let silent = Logger(label: "dovetail.agents.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+        var configuration = try admin.connectionConfiguration()
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.additionalStartupParameters = [
+            ("application_name", admin.applicationName), ("standard_conforming_strings", "on"),
+        ]
+        let connection = try await connect(configuration, logger: silent)
+        do {
+            let result = try await body(AdminSession(connection: connection, logger: silent, server: server, admin: admin.username))
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
+        }
+    }
+
+    /// One connection attempt after another, backing off from 0.1 s to 2 s, while the server is unreachable.
+    private func connect(_ configuration: PostgresConnection.Configuration, logger: Logger) async throws -> PostgresConnection {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: self.configuration.connectTimeout)
+        var delay = Duration.milliseconds(100)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await PostgresConnection.connect(configuration: configuration, id: attempt, logger: logger)
+            } catch {
+                let explained = explainConnectFailure(error)
+                let remaining = clock.now.duration(to: deadline)
+                guard explained.kind == .unavailable else { throw explained }
+                guard remaining > .zero else {
+                    throw AgentDatabaseError(
+                        .unavailable,
+                        explained.message + " Gave up after \(attempt) attempt(s) over \(self.configuration.connectTimeout) (AGENT_DB_CONNECT_TIMEOUT)."
+                    )
+                }
+                try await Task.sleep(for: min(delay, remaining))
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    func explainConnectFailure(_ error: any Error) -> AgentDatabaseError {
+        let variables = "AGENT_DB_HOST/AGENT_DB_PORT"
+        if let error = error as? PSQLError, error.code == .server {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            switch state {
+            case "28P01", "28000":
+                return AgentDatabaseError(
+                    .authentication,
+                    "\(server) refused the admin login for '\(admin.username)': wrong password or no such role. "
+                        + "Fix AGENT_DB_ADMIN_USER / AGENT_DB_ADMIN_PASSWORD."
+                )
+            case "57P03", "53300":
+                return AgentDatabaseError(.unavailable, "\(server) is not accepting connections yet (SQLSTATE \(state)).")
+            default:
+                return AgentDatabaseError(.server, "\(server) refused the admin connection (SQLSTATE \(state)): \(error.serverInfo?[.message] ?? "").")
+            }
+        }
+        if let error = error as? PSQLError, error.code == .sslUnsupported {
+            return AgentDatabaseError(.configuration, "\(server) does not support TLS.")
+        }
+        return AgentDatabaseError(.unavailable, "\(server) is unreachable. Is the server running, and are \(variables) right?")
+    }
+}
+
+/// What the admin role may do, from `pg_roles`.
+struct AdminRights {
+    var superuser: Bool
+    var createDatabase: Bool
+    var createRole: Bool
+
+    func requireProvisioning(admin: String, server: String) throws {
+        if superuser || (createDatabase && createRole) { return }
+        let missing = [createDatabase ? nil : "CREATEDB", createRole ? nil : "CREATEROLE"].compactMap { $0 }.joined(separator: " and ")
+        throw AgentDatabaseError(
+            .permission,
+            "The admin role '\(admin)' on \(server) lacks \(missing), which creating agent databases and roles needs. "
+                + "As a superuser run: ALTER ROLE \(PostgresAgentProvisioner.quoteIdentifier(admin)) CREATEDB CREATEROLE; "
+                + "or set AGENT_DB_ADMIN_USER to a role that has them."
+        )
+    }
+}
+
+/// One admin connection's statements, with PostgreSQL errors turned into `AgentDatabaseError`s.
+struct AdminSession {
+    enum Outcome: Equatable { case done, alreadyExists }
+
+    let connection: PostgresConnection
+    let logger: Logger
+    let server: String
+    let admin: String
+
+    func adminRights() async throws -> AdminRights {
+        let rows = try await perform(PostgresQuery(unsafeSQL: "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"))
+        for try await (superuser, createDatabase, createRole) in rows.decode((Bool, Bool, Bool).self) {
+            return AdminRights(superuser: superuser, createDatabase: createDatabase, createRole: createRole)
+        }
+        return AdminRights(superuser: false, createDatabase: false, createRole: false)
+    }
+
+    func exists(_ sql: String, _ value: String) async throws -> Bool {
+        var bindings = PostgresBindings()
+        bindings.append(value)
+        let rows = try await perform(PostgresQuery(unsafeSQL: sql, binds: bindings))
+        for try await _ in rows { return true }
+        return false
+    }
+
+    func run(_ sql: String, binding value: String) async throws {
+        var bindings = PostgresBindings()
+        bindings.append(value)
+        for try await _ in try await perform(PostgresQuery(unsafeSQL: sql, binds: bindings)) {}
+    }
+
+    func run(_ sql: String, secret: String? = nil) async throws {
+        for try await _ in try await perform(PostgresQuery(unsafeSQL: sql), secret: secret) {}
+    }
+
+    /// Runs `sql`, reading a duplicate-object error from a racing twin as `.alreadyExists`.
+    @discardableResult
+    func runTolerating(_ sql: String, secret: String? = nil) async throws -> Outcome {
+        do {
+            try await run(sql, secret: secret)
+            return .done
+        } catch let error as AgentDatabaseError where error.sqlState.map(Self.duplicateStates.contains) == true {
+            return .alreadyExists
+        }
+    }
+
+    /// 42710 duplicate_object, 42P04 duplicate_database, 23505 unique_violation on a catalog index (two
+    /// sessions inserting the same role or database name at once).
+    static let duplicateStates: Set<String> = ["42710", "42P04", "23505"]
+    /// Worth repeating: catalog row update races (XX000 "tuple concurrently updated"), template1 busy
+    /// (55006), serialization failures and deadlocks.
+    static let transientStates: Set<String> = ["XX000", "55006", "40001", "40P01"]
+
+    func perform(_ query: PostgresQuery, secret: String? = nil) async throws -> PostgresRowSequence {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await connection.query(query, logger: logger)
+            } catch let error as PSQLError where error.code == .server {
+                let state = error.serverInfo?[.sqlState] ?? ""
+                if Self.transientStates.contains(state), attempt < 8 {
+                    try await Task.sleep(for: .milliseconds(10 * attempt + Int.random(in: 0...20)))
+                    continue
+                }
+                var message = error.serverInfo?[.message] ?? "no message"
+                if let secret, !secret.isEmpty { message = message.replacingOccurrences(of: secret, with: "***") }
+                if state == "42501" {
+                    throw AgentDatabaseError(
+                        .permission,
+                        "The admin role '\(admin)' on \(server) may not do this: \(message). "
+                            + "It needs CREATEDB and CREATEROLE (ALTER ROLE \(PostgresAgentProvisioner.quoteIdentifier(admin)) CREATEDB CREATEROLE)."
+                    ).with(sqlState: state)
+                }
+                throw AgentDatabaseError(.server, "\(server) rejected a provisioning statement (SQLSTATE \(state)): \(message)")
+                    .with(sqlState: state)
+            } catch let error as PSQLError {
+                throw AgentDatabaseError(.unavailable, "Lost the connection to \(server) (\(error.code)); deploy again to finish.")
+            }
+        }
+    }
+}
