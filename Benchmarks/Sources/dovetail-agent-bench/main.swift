@@ -108,7 +108,7 @@ do {
             PostgresQuery(unsafeSQL: "CREATE ROLE bench_admin LOGIN CREATEDB CREATEROLE PASSWORD \(PostgresAgentProvisioner.quoteLiteral(adminPassword))"),
             logger: logger
         )
-        try await connection.close()
+        try await connection.close().get()
     }
     let dataDirectory = FileManager.default.temporaryDirectory.path + "/dovetail-agent-bench-\(UUID().uuidString)"
     let configuration = try AgentDatabaseConfiguration(environment: [
@@ -141,10 +141,11 @@ do {
             var environment = base
             environment["DATABASE_USER"] = "psql_\(index)_agent"
             environment["DATABASE_NAME"] = "psql_\(index)_agent"
+            let scriptEnvironment = environment
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 DispatchQueue.global().async {
                     do {
-                        try runScript(referenceScript, environment: environment)
+                        try runScript(referenceScript, environment: scriptEnvironment)
                         continuation.resume()
                     } catch {
                         continuation.resume(throwing: error)
