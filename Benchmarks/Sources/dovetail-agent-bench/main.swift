@@ -95,6 +95,15 @@ func runScript(_ script: String, environment: [String: String]) throws {
     guard process.terminationStatus == 0 else { throw AgentDatabaseError(.launch, "reference script exited \(process.terminationStatus)") }
 }
 
+func createAdmin(_ superuser: PostgresConnectionInfo, password: String) async throws {
+    let connection = try await PostgresConnection.connect(configuration: try superuser.connectionConfiguration(), id: 1, logger: logger)
+    try await connection.query(
+        PostgresQuery(unsafeSQL: "CREATE ROLE bench_admin LOGIN CREATEDB CREATEROLE PASSWORD \(PostgresAgentProvisioner.quoteLiteral(password))"),
+        logger: logger
+    )
+    try await connection.close()
+}
+
 let server = try await PostgresTestServer.startDedicated()
 do {
     let superuser = PostgresConnectionInfo(
@@ -102,14 +111,7 @@ do {
     )
     // A realistic admin: not a superuser, just CREATEDB and CREATEROLE.
     let adminPassword = "bench 'admin' p@ss"
-    do {
-        let connection = try await PostgresConnection.connect(configuration: try superuser.connectionConfiguration(), id: 1, logger: logger)
-        try await connection.query(
-            PostgresQuery(unsafeSQL: "CREATE ROLE bench_admin LOGIN CREATEDB CREATEROLE PASSWORD \(PostgresAgentProvisioner.quoteLiteral(adminPassword))"),
-            logger: logger
-        )
-        try await connection.close().get()
-    }
+    try await createAdmin(superuser, password: adminPassword)
     let dataDirectory = FileManager.default.temporaryDirectory.path + "/dovetail-agent-bench-\(UUID().uuidString)"
     let configuration = try AgentDatabaseConfiguration(environment: [
         "USE_POSTGRESQL_FOR_AGENTS": "true", "AGENT_DB_HOST": server.host, "AGENT_DB_PORT": String(server.port),

@@ -44,10 +44,11 @@ public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
             let rights = try await session.adminRights()
             try rights.requireProvisioning(admin: admin.username, server: server)
             let role = Self.quoteIdentifier(name)
-            let attributes = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD \(Self.quoteLiteral(password))"
+            // ALTER ROLE leaves out NOSUPERUSER: PostgreSQL refuses any mention of that attribute from a non-superuser.
+            let attributes = "LOGIN NOCREATEDB NOCREATEROLE PASSWORD \(Self.quoteLiteral(password))"
             if try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name) {
                 try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
-            } else if try await session.runTolerating("CREATE ROLE \(role) WITH \(attributes)", secret: password) == .alreadyExists {
+            } else if try await session.runTolerating("CREATE ROLE \(role) WITH NOSUPERUSER \(attributes)", secret: password) == .alreadyExists {
                 try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
             }
             // A non-superuser admin may only make a database owned by a role it can SET ROLE to (and drop it later).
