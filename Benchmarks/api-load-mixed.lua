@@ -104,6 +104,7 @@ function done(summary, latency, requests)
             kinds[kind] = kinds[kind] + n
         end
     end
+    local mode = os.getenv("API_LOAD_MODE") or "mixed" -- done() runs in wrk's main state, where init() never ran
     local seconds = summary.duration / 1e6
     local rps = summary.requests / seconds
     local e = summary.errors
