@@ -7,14 +7,16 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// `POST /api/agents/{id}/deploy|update|undeploy` on the default (SQLite) agent backend, in a temporary data directory.
+/// `POST /api/agents/{id}/deploy|update|undeploy` with Dovetail's store on each backend and agents on the
+/// default (SQLite) agent backend, in a temporary data directory. PostgreSQL agent databases are covered,
+/// case by case, in `DovetailOpsTests.AgentDatabaseTests`.
 @Suite("Agent deployment endpoints")
 struct AgentDeploymentEndpointTests {
-    @Test
-    func deployUpdateUndeploy() async throws {
+    @Test(arguments: TestBackend.allCases)
+    func deployUpdateUndeploy(_ backend: TestBackend) async throws {
         let directory = FileManager.default.temporaryDirectory.path + "/dovetail-api-agents-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try await TestSupport.withStore(.sqliteMemory) { store in
+        try await TestSupport.withStore(backend) { store in
             let configuration = try AgentDatabaseConfiguration(environment: ["DOVETAIL_DATA_DIR": directory])
             let app = Application(router: buildRouter(store: store, agentDatabases: configuration), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
             let project = try await store.projects.create(NewProject(name: "API agents"))

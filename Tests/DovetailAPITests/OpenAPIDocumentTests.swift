@@ -28,6 +28,7 @@ struct OpenAPIDocumentTests {
         // AgentsController
         "POST /api/agents", "GET /api/agents",
         "GET /api/agents/{id}", "PATCH /api/agents/{id}", "DELETE /api/agents/{id}",
+        "POST /api/agents/{id}/deploy", "POST /api/agents/{id}/update", "POST /api/agents/{id}/undeploy",
         // TasksController
         "POST /api/tasks", "GET /api/tasks",
         "GET /api/tasks/{id}", "PATCH /api/tasks/{id}", "DELETE /api/tasks/{id}", "POST /api/tasks/{id}/move",
@@ -71,6 +72,9 @@ struct OpenAPIDocumentTests {
     static let problemFieldNames: [String: [String: String]] = [
         "POST /api/tokens": ["expires_in_seconds": "expires_in"],
     ]
+
+    /// Operations whose request body is optional: sent none, they answer their success instead of 400.
+    static let optionalBodies: Set<String> = ["POST /api/agents/{id}/undeploy"]
 
     /// DELETEs that answer their success again when repeated (a token is revoked, not deleted).
     static let repeatableDeletes: Set<String> = ["DELETE /api/tokens/{id}"]
@@ -255,6 +259,8 @@ struct OpenAPIDocumentTests {
                     ["name": .string("coder \(token)"), "kind": .string("tool"), "configuration": .object(["t": .integer(1)]),
                      "status": .string("deployed"), "last_error": .string("none yet")]
                 },
+                // Keeps the database, so that `POST .../update` (probed after it) finds one.
+                "POST /api/agents/{id}/undeploy": { _ in ["drop_database": .bool(false)] },
                 "POST /api/tasks": { token in
                     ["project_id": .string(project.id), "title": .string("task \(token)"), "description": .string("d"),
                      "column": .string("review"), "priority": .integer(3), "labels": .array([.string("x")]),
@@ -388,7 +394,11 @@ struct OpenAPIDocumentTests {
                     }
                     try await run.probe(operation, uri, raw: #"{"name": "#, expect: 400, "malformed JSON")
                     try await run.probe(operation, uri, raw: "[1]", expect: 400, "not an object")
-                    try await run.probe(operation, uri, raw: nil, expect: 400, "no body")
+                    if Self.optionalBodies.contains(operation.key) {
+                        try await run.probe(operation, uri, raw: nil, expect: success, "no body (it is optional)")
+                    } else {
+                        try await run.probe(operation, uri, raw: nil, expect: 400, "no body")
+                    }
                     let big = #"{"name":""# + String(repeating: "x", count: 1024 * 1024 + 16) + #""}"#
                     try await run.probe(operation, uri, raw: big, expect: 413, "a body over 1 MiB")
                     if path.contains("{id}") {
@@ -519,6 +529,10 @@ struct OpenAPIDocumentTests {
                 case "POST /api/checkpoints/{id}/best":
                     let best = try await client.execute(uri: "/api/workflows/\(workflow.id)/checkpoints/best", method: .get).json(JSONValue.self)
                     #expect(best.openAPIObject?["id"] == .string(checkpoint.id), "the marked checkpoint should be the workflow's only best")
+                case "POST /api/agents/{id}/update":
+                    // An agent that was never deployed has no database to update.
+                    let early = try await run.probe(operation, concrete(path, ["id": otherAgent.id]), expect: 409, "an agent never deployed")
+                    #expect(early?.openAPIObject?["type"] == .string("/problems/agent-not-deployed"))
                 case "GET /api/search":
                     try await run.probe(operation, uri, query: ["q": "the and of"], expect: 422, field: "q", "only stop words")
                 case "DELETE /api/tokens/{id}":

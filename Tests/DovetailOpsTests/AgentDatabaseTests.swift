@@ -94,14 +94,17 @@ struct AgentDatabaseTests {
         }
     }
 
-    // 2. Managed mode: the admin connection comes from the managed server (here the test server's superuser).
+    // 2. Managed mode: with no AGENT_DB_HOST, the admin connection is the managed server's superuser, read from the
+    //    keys `dovetail postgres init` writes to `.env` (here pointing at the test server's superuser).
     @Test
     func managedPostgres() async throws {
         try await AgentDatabaseFixture.with { fixture in
-            let configuration = try AgentDatabaseConfiguration(
-                environment: ["USE_POSTGRESQL_FOR_AGENTS": "true", "NAMESPACE": fixture.namespace, "DOVETAIL_DATA_DIR": fixture.directory + "/data"],
-                managedAdmin: fixture.superuserInfo
-            )
+            let admin = fixture.superuserInfo
+            let configuration = try AgentDatabaseConfiguration(environment: [
+                "USE_POSTGRESQL_FOR_AGENTS": "true", "NAMESPACE": fixture.namespace, "DOVETAIL_DATA_DIR": fixture.directory + "/data",
+                "POSTGRES_USER": admin.username, "POSTGRES_PASSWORD": try #require(admin.password), "POSTGRES_PORT": String(admin.port),
+                "POSTGRES_DB": "dovetail",
+            ])
             guard case .postgres(_, let mode) = configuration.backend else { Issue.record("expected PostgreSQL"); return }
             #expect(mode == .managed)
             let agent = try await fixture.makeAgent()

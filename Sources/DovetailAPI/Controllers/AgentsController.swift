@@ -42,16 +42,8 @@ struct AgentsController {
         }
         group.post("{id}/undeploy") { request, context in
             let id = try context.parameters.require("id")
-            let buffer = try await request.body.collect(upTo: context.maxUploadSize)
-            var input = UndeployRequest()
-            if buffer.readableBytes > 0 {
-                do {
-                    input = try JSONDecoder().decode(UndeployRequest.self, from: Data(buffer: buffer))
-                } catch let error as DecodingError {
-                    throw APIJSON.problem(for: error)
-                }
-            }
-            let drop = input.dropDatabase
+            let input = try await APIJSON.decodeIfPresent(UndeployRequest.self, from: request, context: context)
+            let drop = input?.dropDatabase
             return try APIJSON.response(try await Self.translating { try await deployer.undeploy(id, dropDatabase: drop, logger: context.logger).agent })
         }
     }

@@ -22,13 +22,21 @@ enum APIJSON {
 
     /// Reads and decodes a JSON body; malformed JSON is a 400, a missing or mistyped field a 422 naming it.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: AppRequestContext) async throws -> T {
+        guard let value = try await decodeIfPresent(type, from: request, context: context) else {
+            throw Problem.badRequest("The request needs a JSON body.")
+        }
+        return value
+    }
+
+    /// For operations whose body is optional: nil when the request has none, the same errors as `decode` otherwise.
+    static func decodeIfPresent<T: Decodable>(_ type: T.Type, from request: Request, context: AppRequestContext) async throws -> T? {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: context.maxUploadSize)
         } catch {
             throw Problem(status: .contentTooLarge, slug: "body-too-large", detail: "The request body is larger than 1 MiB.")
         }
-        guard buffer.readableBytes > 0 else { throw Problem.badRequest("The request needs a JSON body.") }
+        guard buffer.readableBytes > 0 else { return nil }
         let data = Data(buffer: buffer)
         do {
             return try JSONDecoder().decode(T.self, from: data)

@@ -114,8 +114,9 @@ public struct AgentDatabaseConfiguration: Sendable {
                 applicationName: "dovetail-agents"
             )
             backend = .postgres(admin: admin, mode: .bringYourOwn)
-        } else if var managedAdmin {
+        } else if var managedAdmin = managedAdmin ?? Self.managedServerAdmin(environment) {
             managedAdmin.database = "postgres"
+            managedAdmin.applicationName = "dovetail-agents"
             backend = .postgres(admin: managedAdmin, mode: .managed)
         } else {
             throw .configuration(
@@ -123,6 +124,20 @@ public struct AgentDatabaseConfiguration: Sendable {
                     + "AGENT_DB_ADMIN_PASSWORD (bring your own), or run the managed server with `dovetail postgres`."
             )
         }
+    }
+
+    /// The superuser that `dovetail postgres init` wrote to `.env` (`POSTGRES_USER`, `POSTGRES_PASSWORD`,
+    /// `POSTGRES_PORT`): the managed server listens on 127.0.0.1 only, so that is where agents' databases go.
+    static func managedServerAdmin(_ environment: [String: String]) -> PostgresConnectionInfo? {
+        guard let user = environment["POSTGRES_USER"], !user.isEmpty,
+              let password = environment["POSTGRES_PASSWORD"], !password.isEmpty,
+              let portText = environment["POSTGRES_PORT"], let port = Int(portText.trimmingCharacters(in: .whitespaces)),
+              (1...65535).contains(port)
+        else { return nil }
+        return PostgresConnectionInfo(
+            host: "127.0.0.1", port: port, username: user, password: password, database: "postgres", sslMode: .disable,
+            applicationName: "dovetail-agents"
+        )
     }
 
     public var backendName: String {
