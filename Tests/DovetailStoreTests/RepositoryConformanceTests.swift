@@ -123,6 +123,21 @@ struct RepositoryConformanceTests {
             } while cursor != nil
             #expect(titles == ["T3", "T2", "T0"])
 
+            // One column across pages; a whole-board cursor used on a later, the same and an earlier column.
+            titles = []
+            cursor = nil
+            repeat {
+                let page = try await store.tasks.list(projectId: project.id, column: .todo, PageRequest(limit: 1, cursor: cursor))
+                titles += page.items.map(\.title)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(titles == ["T3", "T2"])
+            let boardFirst = try await store.tasks.list(projectId: project.id, PageRequest(limit: 1))
+            let fromTodo = try #require(boardFirst.nextCursor)
+            #expect(try await store.tasks.list(projectId: project.id, column: .inProgress, PageRequest(cursor: fromTodo)).items.map(\.title) == ["T0"])
+            #expect(try await store.tasks.list(projectId: project.id, column: .todo, PageRequest(cursor: fromTodo)).items.map(\.title) == ["T2"])
+            #expect(try await store.tasks.list(projectId: project.id, column: .backlog, PageRequest(cursor: fromTodo)).items.isEmpty)
+
             let patched = try await store.tasks.update(cards[2].id, TaskPatch(title: "renamed", labels: .array([.string("bug")])))
             #expect(patched.title == "renamed")
             #expect(patched.labels == .array([.string("bug")]))

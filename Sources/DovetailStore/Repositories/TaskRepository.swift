@@ -77,14 +77,29 @@ public struct TaskRepository: Sendable {
         let rankCase = SQLQueryString("CASE board_column ") + ranks.enumerated().map { index, column in
             SQLQueryString("WHEN \(literal: column.rawValue) THEN \(literal: index) ")
         }.reduce(SQLQueryString(""), +) + SQLQueryString("END")
-        let rows = try await database.read { sql in
-            try await sql.raw("""
-                SELECT \(Self.columns) FROM tasks
-                WHERE project_id = \(bind: projectId)
-                  AND (\(bind: column == nil) OR board_column = \(bind: column?.rawValue ?? ""))
-                  AND (\(rankCase) > \(bind: afterRank) OR (\(rankCase) = \(bind: afterRank) AND position > \(bind: afterPosition)))
-                ORDER BY \(rankCase), position LIMIT \(bind: limit + 1)
-                """).all().map(Self.decode)
+        let rows: [TaskCard]
+        if let column {
+            // One column: a range scan of tasks_board_position_key. A cursor from an earlier column starts
+            // at its top; one from a later column has nothing left.
+            let rank = ranks.firstIndex(of: column) ?? 0
+            if afterRank > rank { return Page(items: [], nextCursor: nil) }
+            let afterInColumn = afterRank < rank ? -1 : afterPosition
+            rows = try await database.read { sql in
+                try await sql.raw("""
+                    SELECT \(Self.columns) FROM tasks
+                    WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue) AND position > \(bind: afterInColumn)
+                    ORDER BY position LIMIT \(bind: limit + 1)
+                    """).all().map(Self.decode)
+            }
+        } else {
+            rows = try await database.read { sql in
+                try await sql.raw("""
+                    SELECT \(Self.columns) FROM tasks
+                    WHERE project_id = \(bind: projectId)
+                      AND (\(rankCase) > \(bind: afterRank) OR (\(rankCase) = \(bind: afterRank) AND position > \(bind: afterPosition)))
+                    ORDER BY \(rankCase), position LIMIT \(bind: limit + 1)
+                    """).all().map(Self.decode)
+            }
         }
         return PageRequest.page(rows, limit: limit) { task in
             "\(ranks.firstIndex(of: task.column) ?? 0):\(task.position)"
