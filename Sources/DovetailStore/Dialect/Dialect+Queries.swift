@@ -40,18 +40,54 @@ extension Dialect {
         }
     }
 
-    /// A sub-select of `columns` of the `table` rows whose `column` matches every term, with
+    /// A condition true for the `table` row `alias` when its `column` matches every term, with
     /// English stemming on both servers: the generated `search_vector` column and its GIN index on
-    /// PostgreSQL (built from `column` by the migration), the `<table>_fts`
-    /// FTS5 table on SQLite. Callers materialise it so the planner starts from the index.
-    func fullTextMatches(table: String, column: String, terms: [String], columns: SQLQueryString) -> SQLQueryString {
+    /// PostgreSQL (built from `column` by the migration), the `<table>_fts` FTS5 table on SQLite.
+    /// Written as a plain condition so that each planner picks its own way in: an index walk in id
+    /// order that stops after the first matches when a term is common, the full-text index when it is rare.
+    func fullTextCondition(table: String, alias: String, terms: [String]) -> SQLQueryString {
         switch self {
         case .postgres:
-            return "SELECT \(columns) FROM \(ident: table) WHERE search_vector @@ to_tsquery('english', \(bind: terms.joined(separator: " & ")))"
+            return "\(ident: alias).search_vector @@ to_tsquery('english', \(bind: terms.joined(separator: " & ")))"
         case .sqlite:
             let query = terms.map { "\"\($0)\"" }.joined(separator: " ")
-            return "SELECT \(columns) FROM \(ident: table) WHERE rowid IN (SELECT rowid FROM \(ident: table + "_fts") WHERE \(ident: table + "_fts") MATCH \(bind: query))"
+            return "\(ident: alias).rowid IN (SELECT rowid FROM \(ident: table + "_fts") WHERE \(ident: table + "_fts") MATCH \(bind: query))"
         }
+    }
+}
+
+extension Dialect {
+    /// The `FROM` item for the newest full-text matches of `table`, as `alias`.
+    ///
+    /// SQLite has no statistics to choose between starting from the FTS5 match list (right when a
+    /// query matches few rows) and walking the primary key newest-first until enough rows matched
+    /// (ten times faster when it matches many: the rows are wide and the list must be sorted); it
+    /// always starts from the list. `walkNewestFirst` makes it walk. PostgreSQL chooses by itself.
+    func fullTextSource(table: String, alias: String, walkNewestFirst: Bool) -> SQLQueryString {
+        switch self {
+        case .sqlite where walkNewestFirst:
+            // `id TEXT PRIMARY KEY` is the table's first constraint, so SQLite named its index so.
+            return "\(ident: table) AS \(ident: alias) INDEXED BY \(ident: "sqlite_autoindex_\(table)_1")"
+        default:
+            return "\(ident: table) AS \(ident: alias)"
+        }
+    }
+
+    /// SQLite only: whether walking `table` newest-first finds `wanted` matches sooner than sorting
+    /// every match. The walk reads about `wanted × rows ÷ matches` index entries (cheap), the list
+    /// costs a row read and a sort per match (measured ~40× dearer), so it pays from
+    /// `matches² > wanted × rows ÷ 40`. Counting the matches reads the FTS5 doclists only.
+    func prefersNewestFirstWalk(_ sql: any SQLDatabase, table: String, terms: [String], wanted: Int) async throws -> Bool {
+        guard case .sqlite = self else { return false }
+        let query = terms.map { "\"\($0)\"" }.joined(separator: " ")
+        let row = try await sql.raw("""
+            SELECT (SELECT count(*) FROM \(ident: table + "_fts") WHERE \(ident: table + "_fts") MATCH \(bind: query)) AS matches,
+                   (SELECT coalesce(max(rowid), 0) FROM \(ident: table)) AS total
+            """).first()
+        guard let row else { return false }
+        let matches = try row.decode(column: "matches", as: Int.self)
+        let total = try row.decode(column: "total", as: Int.self)
+        return matches * matches * 40 > wanted * total
     }
 }
 
