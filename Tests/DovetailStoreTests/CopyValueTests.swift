@@ -92,7 +92,7 @@ struct CopyValueTests {
         let samples: [Int64] = [0, -1, 1, -86_400_000, 951_782_400_000, 253_402_300_799_999, -62_135_596_800_000]
             + (0..<5_000).map { _ in Int64.random(in: -62_135_596_800_000...253_402_300_799_999, using: &generator) }
         for millis in samples {
-            #expect(TimestampText.iso8601(millis) == Timestamp(millisecondsSince1970: millis).iso8601, "\(millis)")
+            #expect(TimestampText.iso8601(millis) == Timestamp(millisecondsSince1970: millis).generalISO8601, "\(millis)")
         }
     }
 

@@ -250,7 +250,7 @@ enum TimestampText {
         let (year, month, day) = civil(fromDays: days)
         guard (0...9999).contains(year) else {
             // Outside four-digit years the fixed-width form does not apply; fall back to the general formatter.
-            buffer.writeString(Timestamp(millisecondsSince1970: millis).iso8601)
+            buffer.writeString(Timestamp(millisecondsSince1970: millis).generalISO8601)
             return
         }
         write(year, digits: 4, to: &buffer)
