@@ -50,7 +50,7 @@ public struct TaskRepository: Sendable {
             if let agentId = task.assignedAgentId {
                 try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
             }
-            let position = try await Self.count(task.projectId, task.column, sql)
+            let position = try await Self.endOfColumn(task.projectId, task.column, sql)
             try await sql.raw("""
                 INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at)
                 VALUES (\(bind: task.id), \(bind: task.projectId), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue),
@@ -189,6 +189,14 @@ public struct TaskRepository: Sendable {
     static func lockBoard(_ projectId: String, _ sql: any SQLDatabase, _ dialect: Dialect) async throws {
         let found = try await sql.raw("SELECT id FROM projects WHERE id = \(bind: projectId)\(dialect.lockingSuffix())").first() != nil
         guard found else { throw StoreError.invalid("No project with id '\(projectId)' exists.", field: "project_id") }
+    }
+
+    /// The position after the column's last card. Positions are dense outside a move, so this is the
+    /// column's count, read from one end of `tasks_board_position_key` instead of counting every card.
+    static func endOfColumn(_ projectId: String, _ column: BoardColumn, _ sql: any SQLDatabase) async throws -> Int {
+        try await sql.raw("""
+            SELECT COALESCE(MAX(position), -1) + 1 AS n FROM tasks WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue)
+            """).first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
     static func count(_ projectId: String, _ column: BoardColumn, _ sql: any SQLDatabase) async throws -> Int {
