@@ -57,7 +57,7 @@ struct Agents: AsyncParsableCommand {
             abstract: "Create or reuse the agent's database, then run AGENT_DEPLOY_COMMAND with its DATABASE_URL."
         )
         @OptionGroup var database: DatabaseOptions
-        @Argument(help: "The agent's id.") var agent: String
+        @Argument(help: "The agent's id, or its name when no other project has an agent of that name.") var agent: String
         @Option(help: "Configuration file passed to the launch command as {{ config_file }} (default: the agent's configuration JSON).")
         var config: String?
         @Flag(help: "Print the agent as JSON.") var json = false
@@ -65,7 +65,7 @@ struct Agents: AsyncParsableCommand {
         func run() async throws {
             try await CLI.run {
                 try await Agents.withDeployer(database) { deployer in
-                    let outcome = try await deployer.deploy(agent, configFile: config, logger: CLI.makeLogger("dovetail.agents"))
+                    let outcome = try await deployer.deploy(try await deployer.store.agents.get(idOrName: agent).id, configFile: config, logger: CLI.makeLogger("dovetail.agents"))
                     try Agents.report("Deployed", outcome, json: json)
                 }
             }
@@ -75,14 +75,14 @@ struct Agents: AsyncParsableCommand {
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Run AGENT_UPDATE_COMMAND with the agent's existing database; never creates one.")
         @OptionGroup var database: DatabaseOptions
-        @Argument(help: "The agent's id.") var agent: String
+        @Argument(help: "The agent's id, or its name when no other project has an agent of that name.") var agent: String
         @Option(help: "Configuration file passed to the launch command as {{ config_file }}.") var config: String?
         @Flag(help: "Print the agent as JSON.") var json = false
 
         func run() async throws {
             try await CLI.run {
                 try await Agents.withDeployer(database) { deployer in
-                    let outcome = try await deployer.update(agent, configFile: config, logger: CLI.makeLogger("dovetail.agents"))
+                    let outcome = try await deployer.update(try await deployer.store.agents.get(idOrName: agent).id, configFile: config, logger: CLI.makeLogger("dovetail.agents"))
                     try Agents.report("Updated", outcome, json: json)
                 }
             }
@@ -94,7 +94,7 @@ struct Agents: AsyncParsableCommand {
             abstract: "Run AGENT_UNDEPLOY_COMMAND; keeps the database unless --drop-database or CLEANUP_AGENT_DATABASES=true."
         )
         @OptionGroup var database: DatabaseOptions
-        @Argument(help: "The agent's id.") var agent: String
+        @Argument(help: "The agent's id, or its name when no other project has an agent of that name.") var agent: String
         @Flag(name: .customLong("drop-database"), help: "Terminate the agent's connections and drop its database and role.")
         var dropDatabase = false
         @Flag(help: "Print the agent as JSON.") var json = false
@@ -102,7 +102,7 @@ struct Agents: AsyncParsableCommand {
         func run() async throws {
             try await CLI.run {
                 try await Agents.withDeployer(database) { deployer in
-                    let outcome = try await deployer.undeploy(agent, dropDatabase: dropDatabase ? true : nil, logger: CLI.makeLogger("dovetail.agents"))
+                    let outcome = try await deployer.undeploy(try await deployer.store.agents.get(idOrName: agent).id, dropDatabase: dropDatabase ? true : nil, logger: CLI.makeLogger("dovetail.agents"))
                     try Agents.report("Undeployed", outcome, json: json)
                 }
             }
@@ -139,13 +139,13 @@ struct Agents: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one agent: status, database, last error.")
         @OptionGroup var database: DatabaseOptions
-        @Argument(help: "The agent's id.") var agent: String
+        @Argument(help: "The agent's id, or its name when no other project has an agent of that name.") var agent: String
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
             try await CLI.run {
                 try await DB.withStore(database) { store in
-                    let agent = try await store.agents.get(self.agent)
+                    let agent = try await store.agents.get(idOrName: self.agent)
                     if json { return try Agents.printJSON(agent) }
                     print("id:        \(agent.id)")
                     print("name:      \(agent.name)")

@@ -64,6 +64,11 @@ struct AgentsCLITests {
             #expect(list.stdout.contains(waiting.id) && list.stdout.contains("registered"))
             let show = try await cli.run("agents", "show", agent.id)
             #expect(show.status == 0 && show.stdout.contains("status:    deployed"), "\(show.all)")
+            // By name: unique names work, a name shared across projects is refused with the ids to use.
+            let byName = try await cli.run("agents", "show", "never deployed")
+            #expect(byName.status == 0 && byName.stdout.contains(waiting.id), "\(byName.all)")
+            let byNameUpdate = try await cli.run("agents", "update", "coder")
+            #expect(byNameUpdate.status == 0, "\(byNameUpdate.all)")
 
             #expect(try await cli.run("agents", "update", agent.id).status == 0)
             let early = try await cli.run("agents", "update", waiting.id)
@@ -76,6 +81,14 @@ struct AgentsCLITests {
             #expect(dropped.status == 0 && dropped.stdout.contains("dropped"), "\(dropped.all)")
             let gone = try await cli.run("agents", "update", agent.id)
             #expect(gone.status != 0, "update after the database was dropped must fail: \(gone.all)")
+
+            let store2 = try await Store.open(url, logger: TestSupport.logger)
+            let otherProject = try await store2.projects.create(NewProject(name: "Other"))
+            let twin = try await store2.agents.create(NewAgent(projectId: otherProject.id, name: "coder"))
+            await store2.shutdown()
+            let ambiguous = try await cli.run("agents", "deploy", "coder")
+            #expect(ambiguous.status != 0)
+            #expect(ambiguous.stderr.contains(agent.id) && ambiguous.stderr.contains(twin.id), "\(ambiguous.stderr)")
 
             let unknown = try await cli.run("agents", "deploy", "no-such-agent")
             #expect(unknown.status != 0)

@@ -64,6 +64,26 @@ public struct AgentRepository: Sendable {
         return agent
     }
 
+    /// The agent with this id, or else the only agent with this name in any project, so that the command
+    /// line can take either. A name shared by agents of several projects is refused, naming their ids.
+    public func get(idOrName text: String) async throws -> Agent {
+        let found = try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(Self.columns) FROM agents WHERE id = \(bind: text)
+                UNION ALL SELECT \(Self.columns) FROM agents WHERE name = \(bind: text) AND id <> \(bind: text)
+                ORDER BY id
+                """).all().map(Self.decode)
+        }
+        if let exact = found.first(where: { $0.id == text }) { return exact }
+        guard found.count <= 1 else {
+            throw StoreError.conflict(
+                "\(found.count) agents are named '\(text)' (in different projects): use one of their ids, \(found.map(\.id).joined(separator: ", "))."
+            )
+        }
+        guard let agent = found.first else { throw StoreError.notFound("agent", id: text) }
+        return agent
+    }
+
     public func list(projectId: String? = nil, _ page: PageRequest = PageRequest()) async throws -> Page<Agent> {
         let limit = try page.validatedLimit()
         let after = try page.decodedCursor() ?? ""
