@@ -20,7 +20,7 @@ public struct ManagedPostgresSandbox: Sendable {
     public static func make() throws -> ManagedPostgresSandbox {
         let directory = "/tmp/dovetail-managed-pg-\(UUID().uuidString.prefix(12).lowercased())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o755])
-        return ManagedPostgresSandbox(directory: directory, port: try Self.freePort())
+        return ManagedPostgresSandbox(directory: directory, port: try TestSupport.freePort())
     }
 
     /// Runs `body` in a fresh sandbox and always destroys it afterwards, also when `body` throws.
@@ -60,29 +60,6 @@ public struct ManagedPostgresSandbox: Sendable {
             }
             if fileManager.fileExists(atPath: pidFile) { kill(pid, SIGKILL) }
         }
-    }
-
-    /// A TCP port on 127.0.0.1 that was free a moment ago.
-    public static func freePort() throws -> Int {
-        #if canImport(Darwin)
-        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
-        #else
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #endif
-        guard descriptor >= 0 else { throw SandboxError("cannot create a socket (errno \(errno))") }
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard bound else { throw SandboxError("cannot bind a socket on 127.0.0.1 (errno \(errno))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// Listens on `port` of 127.0.0.1 until `close()`: another program holding the port.

@@ -1,3 +1,4 @@
+import DovetailOps
 import Foundation
 import Logging
 import PostgresNIO
@@ -199,7 +200,7 @@ public actor PostgresTestServer {
             var triedPorts: [Int] = []
             var lastError: PostgresTestServerError?
             for _ in 1...5 {
-                let port = try freeTCPPort()
+                let port = try TestSupport.freePort()
                 triedPorts.append(port)
                 let result = try await cluster.start(port: port)
                 guard result.status == 0 else {
@@ -569,7 +570,7 @@ private final class ClusterRegistry: @unchecked Sendable {
         let watchdog = self.lock.withLock { self.watchdogs.removeValue(forKey: directory) }
         if let watchdog = watchdog ?? nil {
             kill(watchdog, SIGTERM)
-            DispatchQueue.global().async { _ = waitForExit(watchdog) }
+            DispatchQueue.global().async { _ = ProcessSpawner.reap(watchdog) }
         }
     }
 
@@ -617,17 +618,16 @@ private final class ClusterRegistry: @unchecked Sendable {
             rm -rf "$2"
             """
         // Without a watchdog the exit handler still cleans up; only a crash would leave the server behind.
-        return try? spawnProcess(["/bin/sh", "-c", script, "dovetail-pg-watchdog", String(getpid()), directory], outputPath: nil)
+        return try? ProcessSpawner.spawn(
+            ["/bin/sh", "-c", script, "dovetail-pg-watchdog", String(getpid()), directory], environment: ProcessInfo.processInfo.environment,
+            output: .discard, newProcessGroup: true
+        )
     }
 }
 
 // MARK: - Processes, users and ports
 
-private struct CommandResult: Sendable {
-    var status: Int32
-    /// Standard output and standard error, interleaved.
-    var output: String
-}
+private typealias CommandResult = ChildProcess.Result
 
 /// Runs a command to completion and captures its output, optionally as the `postgres` user and in `currentDirectory`.
 private func runCommand(
@@ -645,107 +645,18 @@ private func runCommand(
             command = [runuser, "-u", "postgres", "--"] + command
         } else {
             let su = ["/bin/su", "/usr/bin/su"].first(where: FileManager.default.isExecutableFile(atPath:)) ?? "/bin/su"
-            command = [su, "postgres", "-s", "/bin/sh", "-c", command.map(shellQuote).joined(separator: " ")]
+            command = [su, "postgres", "-s", "/bin/sh", "-c", command.map(ChildProcess.shellQuote).joined(separator: " ")]
         }
     }
 
-    let outputPath = FileManager.default.temporaryDirectory.path + "/dovetail-pg-output-\(UUID().uuidString)"
-    defer { try? FileManager.default.removeItem(atPath: outputPath) }
-    let pid = try spawnProcess(command, outputPath: outputPath)
-    let status = await withCheckedContinuation { continuation in
-        // waitpid blocks: keep it off the cooperative thread pool.
-        DispatchQueue.global().async {
-            continuation.resume(returning: waitForExit(pid))
-        }
+    // Spawned by posix_spawn in a process group of its own, with no inherited descriptor: the server that
+    // `pg_ctl start` leaves running would otherwise hold a pipe of ours, and Foundation's `Process` would
+    // never see `pg_ctl` end.
+    do {
+        return try await ChildProcess.run(command, environment: ProcessInfo.processInfo.environment, newProcessGroup: true)
+    } catch let error as ChildProcess.CannotStart {
+        throw PostgresTestServerError.system(error.description)
     }
-    let output = FileManager.default.contents(atPath: outputPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
-    return CommandResult(status: status, output: output)
-}
-
-/// Starts `argv` (an absolute path first) with standard input from /dev/null, standard output and error appended to
-/// `outputPath` (or /dev/null), default signal handling, in a process group of its own, and no other file descriptors.
-///
-/// Not Foundation's `Process`: on Linux it learns that a child ended when a socket the child inherits is closed, and the
-/// server that `pg_ctl start` leaves running inherits it too, so `pg_ctl start` would never be seen to end. For the same
-/// reason no other descriptor of this process (a pipe, a socket) may leak into the server.
-private func spawnProcess(_ argv: [String], outputPath: String?) throws -> pid_t {
-    #if canImport(Darwin)
-    var actions: posix_spawn_file_actions_t?
-    var attributes: posix_spawnattr_t?
-    #else
-    var actions = posix_spawn_file_actions_t()
-    var attributes = posix_spawnattr_t()
-    #endif
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawnattr_init(&attributes)
-    defer { posix_spawnattr_destroy(&attributes) }
-
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-
-    var flags = Int32(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP)
-    #if canImport(Darwin)
-    flags |= Int32(POSIX_SPAWN_CLOEXEC_DEFAULT)
-    #else
-    closeInheritedDescriptors(&actions)
-    #endif
-    var noSignals = sigset_t()
-    sigemptyset(&noSignals)
-    posix_spawnattr_setsigmask(&attributes, &noSignals)
-    var allSignals = sigset_t()
-    sigfillset(&allSignals)
-    sigdelset(&allSignals, SIGKILL)
-    sigdelset(&allSignals, SIGSTOP)
-    posix_spawnattr_setsigdefault(&attributes, &allSignals)
-    posix_spawnattr_setpgroup(&attributes, 0)
-    posix_spawnattr_setflags(&attributes, Int16(flags))
-
-    let arguments = argv.map { strdup($0) } + [nil]
-    let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        arguments.forEach { free($0) }
-        environment.forEach { free($0) }
-    }
-    var pid = pid_t()
-    let result = posix_spawn(&pid, argv[0], &actions, &attributes, arguments, environment)
-    guard result == 0 else {
-        throw PostgresTestServerError.system("Could not run \(argv[0]): \(String(cString: strerror(result)))")
-    }
-    return pid
-}
-
-#if !canImport(Darwin)
-/// Closes every descriptor above standard error in the child: `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34+,
-/// looked up at run time because Swift does not import it), else marks this process's descriptors close-on-exec.
-private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
-    typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
-    if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np"),
-        unsafeBitCast(symbol, to: AddCloseFrom.self)(&actions, 3) == 0
-    {
-        return
-    }
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
-        if let descriptor = Int32(name), descriptor > 2 {
-            _ = fcntl(descriptor, F_SETFD, fcntl(descriptor, F_GETFD) | FD_CLOEXEC)
-        }
-    }
-}
-#endif
-
-/// Waits (blocking) for child `pid` to end; its exit status, or 128 + the signal that killed it.
-private func waitForExit(_ pid: pid_t) -> Int32 {
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 {
-        guard errno == EINTR else { return -1 }
-    }
-    let signal = status & 0x7f
-    return signal == 0 ? (status >> 8) & 0xff : 128 + signal
-}
-
-private func shellQuote(_ argument: String) -> String {
-    "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 private func postgresUserIDs() -> (uid: uid_t, gid: gid_t)? {
@@ -758,33 +669,35 @@ private func postgresUserIDs() -> (uid: uid_t, gid: gid_t)? {
     return (entry.pw_uid, entry.pw_gid)
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago: bind to port 0, read the port the kernel chose, close.
-private func freeTCPPort() throws -> Int {
-    #if canImport(Darwin)
-    let descriptor = socket(AF_INET, SOCK_STREAM, 0)
-    #else
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    #endif
-    guard descriptor >= 0 else {
-        throw PostgresTestServerError.system("Could not create a socket to find a free port (errno \(errno))")
-    }
-    defer { close(descriptor) }
-
-    var address = sockaddr_in()
-    #if canImport(Darwin)
-    address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
-    #endif
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = 0
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-            bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
+extension TestSupport {
+    /// A TCP port on 127.0.0.1 that was free a moment ago: bind to port 0, read the port the kernel chose, close.
+    public static func freePort() throws -> Int {
+        #if canImport(Darwin)
+        let descriptor = socket(AF_INET, SOCK_STREAM, 0)
+        #else
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #endif
+        guard descriptor >= 0 else {
+            throw PostgresTestServerError.system("Could not create a socket to find a free port (errno \(errno))")
         }
+        defer { close(descriptor) }
+
+        var address = sockaddr_in()
+        #if canImport(Darwin)
+        address.sin_len = UInt8(MemoryLayout<sockaddr_in>.size)
+        #endif
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(descriptor, socketAddress, length) == 0 && getsockname(descriptor, socketAddress, &length) == 0
+            }
+        }
+        guard bound else {
+            throw PostgresTestServerError.system("Could not bind a socket on 127.0.0.1 to find a free port (errno \(errno))")
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
-    guard bound else {
-        throw PostgresTestServerError.system("Could not bind a socket on 127.0.0.1 to find a free port (errno \(errno))")
-    }
-    return Int(UInt16(bigEndian: address.sin_port))
 }

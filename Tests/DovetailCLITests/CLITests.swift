@@ -77,7 +77,7 @@ struct CLITests {
     func waitTimesOutWithTheLastErrorAndNoPassword() async throws {
         let directory = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let cli = CLIRunner(directory: directory, environment: ["DATABASE_URL": "postgresql://app:hunter2-pw@127.0.0.1:\(try freePort())/app"])
+        let cli = CLIRunner(directory: directory, environment: ["DATABASE_URL": "postgresql://app:hunter2-pw@127.0.0.1:\(try TestSupport.freePort())/app"])
         let outcome = try await cli.run("db", "wait", "--timeout", "2")
         #expect(outcome.status == 1)
         #expect(outcome.stderr.contains("last error"))
@@ -102,7 +102,7 @@ struct CLITests {
     func serveStartsOnDefaultSQLiteAndStopsOnSIGTERM() async throws {
         let directory = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let port = try freePort()
+        let port = try TestSupport.freePort()
         let (process, out, err) = CLIRunner(directory: directory).makeProcess(["serve", "--port", String(port)])
         try process.run()
         var health: (Int, String) = (0, "")
@@ -187,7 +187,7 @@ struct TokenAndPurgeCLITests {
     func serveRefusesAPublicAddressWithoutATokenAndSaysHowToMakeOne() async throws {
         let directory = try CLIRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let outcome = try await CLIRunner(directory: directory).run("serve", "--host", "0.0.0.0", "--port", String(try freePort()), "--wait-timeout", "5")
+        let outcome = try await CLIRunner(directory: directory).run("serve", "--host", "0.0.0.0", "--port", String(try TestSupport.freePort()), "--wait-timeout", "5")
         #expect(outcome.status == 2)
         #expect(outcome.stderr.contains("dovetail tokens create"))
     }
@@ -198,7 +198,7 @@ struct TokenAndPurgeCLITests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cli = CLIRunner(directory: directory)
         let secret = try await cli.run("tokens", "create", "--name", "reader", "--scope", "read").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let port = try freePort()
+        let port = try TestSupport.freePort()
         let (process, _, _) = cli.makeProcess(["serve", "--host", "0.0.0.0", "--port", String(port)])
         try process.run()
         defer {

@@ -107,7 +107,7 @@ struct DBCopyCLITests {
         #expect(dryRun.stdout.contains("note: dry run: nothing was written"))
         #expect(!FileManager.default.fileExists(atPath: target))
 
-        let unreachable = "postgresql://dovetail:hunter2-secret@127.0.0.1:\(try freePort())/dovetail"
+        let unreachable = "postgresql://dovetail:hunter2-secret@127.0.0.1:\(try TestSupport.freePort())/dovetail"
         let outcome = try await cli.run("db", "copy", "--from", "sqlite:///" + source.path, "--to", unreachable, "--wait-timeout", "1")
         #expect(outcome.status == 3, "\(outcome.all)")
         #expect(outcome.stderr.contains("Cannot reach the target"))

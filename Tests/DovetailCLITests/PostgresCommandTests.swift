@@ -46,7 +46,7 @@ struct PostgresCommandTests {
             #expect(stopped.stdout.contains("server running: no"))
 
             // serve starts the stopped server and serves from it.
-            let httpPort = try freePort()
+            let httpPort = try TestSupport.freePort()
             let (process, _, errors) = cli.makeProcess(["serve", "--managed-postgres", "--port", String(httpPort)])
             try process.run()
             var health: (Int, String) = (0, "")

@@ -221,7 +221,7 @@ struct DataCopyTests {
     @Test
     func unreachableTargetFailsQuicklyWithoutThePassword() async throws {
         try await withSeededSQLite(scratch: false) { source in
-            let port = try freePort()
+            let port = try TestSupport.freePort()
             let target = try DatabaseURL(parsing: "postgresql://dovetail:hunter2-secret@127.0.0.1:\(port)/nowhere")
             let clock = ContinuousClock()
             let start = clock.now
@@ -386,16 +386,3 @@ struct CopyPlanTests {
     }
 }
 
-/// A TCP port on 127.0.0.1 that nothing listens on right now.
-func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
-}

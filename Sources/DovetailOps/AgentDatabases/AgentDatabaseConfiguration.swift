@@ -60,23 +60,19 @@ public struct AgentDatabaseConfiguration: Sendable {
     /// Reads the variables listed in the README. `managedAdmin` is the admin connection of the local server
     /// `dovetail postgres` manages, when there is one: it is used when `AGENT_DB_HOST` is unset.
     public init(environment: [String: String], managedAdmin: PostgresConnectionInfo? = nil) throws(AgentDatabaseError) {
-        func value(_ key: String) -> String? {
-            guard let raw = environment[key] else { return nil }
-            let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            return trimmed.isEmpty ? nil : trimmed
-        }
+        let reader = DovetailConfiguration.Reader(values: environment)
+        func value(_ key: String) -> String? { reader.string(key) }
         // Passwords are taken verbatim: leading or trailing spaces may be part of them.
         func secret(_ key: String) -> String? {
             guard let raw = environment[key], !raw.isEmpty else { return nil }
             return raw
         }
+        /// The shared reader's checks, reported as this layer's configuration error.
+        func checked<T>(_ read: () throws(ConfigurationError) -> T) throws(AgentDatabaseError) -> T {
+            do { return try read() } catch { throw .configuration(error.message) }
+        }
         func flag(_ key: String) throws(AgentDatabaseError) -> Bool {
-            guard let text = value(key) else { return false }
-            switch text.lowercased() {
-            case "1", "true", "yes", "on": return true
-            case "0", "false", "no", "off": return false
-            default: throw .configuration("\(key)=\(text) is not a boolean; use true or false.")
-            }
+            try checked { () throws(ConfigurationError) in try reader.boolean(key) } ?? false
         }
 
         self.init()
@@ -87,20 +83,16 @@ public struct AgentDatabaseConfiguration: Sendable {
         deployCommand = value("AGENT_DEPLOY_COMMAND")
         updateCommand = value("AGENT_UPDATE_COMMAND")
         undeployCommand = value("AGENT_UNDEPLOY_COMMAND")
-        if let text = value("AGENT_DB_CONNECT_TIMEOUT") {
-            guard let seconds = Double(text), seconds >= 0, seconds < 86_400 else {
-                throw .configuration("AGENT_DB_CONNECT_TIMEOUT=\(text) is not a number of seconds, e.g. 30.")
-            }
-            connectTimeout = .milliseconds(Int64(seconds * 1000))
+        if let seconds = try checked({ () throws(ConfigurationError) in try reader.seconds("AGENT_DB_CONNECT_TIMEOUT", allowZero: true) }) {
+            connectTimeout = seconds
         }
         guard try flag("USE_POSTGRESQL_FOR_AGENTS") else { return }
 
         if let host = value("AGENT_DB_HOST") {
             var port = PostgresConnectionInfo.defaultPort
-            if let text = value("AGENT_DB_PORT") {
-                guard let number = Int(text), (1...65535).contains(number) else {
-                    throw .configuration("AGENT_DB_PORT=\(text) is not a port number (1-65535).")
-                }
+            if let number = try checked({ () throws(ConfigurationError) in
+                try reader.integer("AGENT_DB_PORT", in: 1...65535, expected: "a port number (1-65535)")
+            }) {
                 port = number
             }
             guard let user = value("AGENT_DB_ADMIN_USER") else {

@@ -14,8 +14,8 @@ import Darwin
 /// server that `pg_ctl start` leaves running inherits it too, so `pg_ctl start` would never be seen to end. For the same
 /// reason no descriptor of this process other than the three standard ones reaches a child (a server would keep a
 /// socket or a pipe of ours open for as long as it runs). The same approach as `DovetailTesting.PostgresTestServer`.
-enum ProcessSpawner {
-    enum Output {
+package enum ProcessSpawner {
+    package enum Output {
         /// Standard output and error appended to this file (created with mode 0600).
         case file(String)
         /// This process's standard output and error.
@@ -26,7 +26,7 @@ enum ProcessSpawner {
     /// Starts `argv` (an absolute path first) with standard input from /dev/null and default signal handling. With
     /// `newProcessGroup` the child leads a process group of its own, so a Ctrl-C in the terminal does not reach it and
     /// the whole group can be killed at once; without it, it shares ours (for programs the user watches and stops).
-    static func spawn(_ argv: [String], environment: [String: String], output: Output, newProcessGroup: Bool) throws(SpawnFailure) -> pid_t {
+    package static func spawn(_ argv: [String], environment: [String: String], output: Output, newProcessGroup: Bool) throws(SpawnFailure) -> pid_t {
         #if canImport(Darwin)
         var actions: posix_spawn_file_actions_t?
         var attributes: posix_spawnattr_t?
@@ -89,9 +89,9 @@ enum ProcessSpawner {
         return pid
     }
 
-    struct SpawnFailure: Error {
-        var executable: String
-        var reason: String
+    package struct SpawnFailure: Error {
+        package var executable: String
+        package var reason: String
     }
 
     /// Blocks until child `pid` has ended, without reaping it, so that its process id cannot be reused while a
@@ -104,7 +104,7 @@ enum ProcessSpawner {
     }
 
     /// Collects the status of child `pid` (blocking until it ends): its exit status, or 128 + the signal that ended it.
-    static func reap(_ pid: pid_t) -> Int32 {
+    package static func reap(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 {
             guard errno == EINTR else { return -1 }

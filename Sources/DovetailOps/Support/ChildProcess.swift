@@ -14,22 +14,24 @@ import Darwin
 /// Not Foundation's `Process`: on Linux it learns that a child ended when pipes the child inherited are closed,
 /// so a launch command that leaves a background process (`docker run -d`, `nohup …&`) would never be seen to
 /// end. Here the child gets /dev/null as input, the output file as stdout and stderr, and no other descriptor.
-enum ChildProcess {
-    struct Result: Sendable {
-        var status: Int32
-        var output: String
+package enum ChildProcess {
+    package struct Result: Sendable {
+        package var status: Int32
+        /// Standard output and standard error, interleaved.
+        package var output: String
     }
 
-    struct CannotStart: Error, CustomStringConvertible {
-        var description: String
+    package struct CannotStart: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    static func run(_ argv: [String], environment: [String: String]) async throws -> Result {
+    /// With `newProcessGroup` the child leads a process group of its own (see `ProcessSpawner.spawn`).
+    package static func run(_ argv: [String], environment: [String: String], newProcessGroup: Bool = false) async throws -> Result {
         let outputPath = FileManager.default.temporaryDirectory.path + "/dovetail-launch-\(UUID().uuidString)"
         defer { unlink(outputPath) }
         let pid: pid_t
         do {
-            pid = try ProcessSpawner.spawn(argv, environment: environment, output: .file(outputPath), newProcessGroup: false)
+            pid = try ProcessSpawner.spawn(argv, environment: environment, output: .file(outputPath), newProcessGroup: newProcessGroup)
         } catch {
             throw CannotStart(description: "cannot run `\(error.executable)`: \(error.reason)")
         }
@@ -42,7 +44,7 @@ enum ChildProcess {
     }
 
     /// `'text'` for `/bin/sh`, embedded single quotes as `'\''`.
-    static func shellQuote(_ text: String) -> String {
+    package static func shellQuote(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }

@@ -154,19 +154,24 @@ public struct DovetailConfiguration: Sendable {
         static let port = "PORT"
     }
 
-    /// Typed reads of the merged variables. The values echoed in its errors are numbers and flags,
-    /// never secrets; `DATABASE_URL` is not read through it.
-    private struct Reader {
+    /// Typed reads of the merged variables, for every layer that reads the environment (agent databases
+    /// too), so that each variable is trimmed, validated and reported the same way. The values echoed in
+    /// its errors are numbers and flags, never secrets; `DATABASE_URL` and passwords are not read through it.
+    package struct Reader {
         let values: [String: String]
 
+        package init(values: [String: String]) {
+            self.values = values
+        }
+
         /// Trimmed, with empty meaning unset.
-        func string(_ key: String) -> String? {
+        package func string(_ key: String) -> String? {
             guard let raw = values[key] else { return nil }
             let value = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             return value.isEmpty ? nil : value
         }
 
-        func integer(_ key: String, in range: some RangeExpression<Int>, expected: String) throws(ConfigurationError) -> Int? {
+        package func integer(_ key: String, in range: some RangeExpression<Int>, expected: String) throws(ConfigurationError) -> Int? {
             guard let text = string(key) else { return nil }
             guard let value = Int(text), range.contains(value) else {
                 throw .invalidValue(variable: key, value: text, expected: expected)
@@ -176,7 +181,7 @@ public struct DovetailConfiguration: Sendable {
 
         /// Plain decimal seconds ("30", "2.5"); `Double`'s other spellings (hex, "inf", exponents)
         /// are refused because nobody means them in a timeout.
-        func seconds(_ key: String, allowZero: Bool) throws(ConfigurationError) -> Duration? {
+        package func seconds(_ key: String, allowZero: Bool) throws(ConfigurationError) -> Duration? {
             guard let text = string(key) else { return nil }
             let expected = allowZero ? "a number of seconds ≥ 0, e.g. 30 or 2.5 (0 disables it)" : "a number of seconds > 0, e.g. 30 or 2.5"
             let digits = text.filter { $0 != "." }
@@ -191,7 +196,7 @@ public struct DovetailConfiguration: Sendable {
             return .milliseconds(milliseconds)
         }
 
-        func boolean(_ key: String) throws(ConfigurationError) -> Bool? {
+        package func boolean(_ key: String) throws(ConfigurationError) -> Bool? {
             guard let text = string(key) else { return nil }
             switch text.lowercased() {
             case "true", "1", "yes", "on": return true
