@@ -12,8 +12,17 @@ enum APIJSON {
     }()
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: try body(value)))
+    }
+
+    /// The JSON bytes of `value`: written directly for the hot response types, through `encoder` otherwise.
+    static func body(_ value: some Encodable) throws -> ByteBuffer {
+        if let direct = value as? any DirectJSONEncodable {
+            var writer = JSONBytesWriter()
+            try direct.writeJSON(to: &writer)
+            return writer.buffer
+        }
+        return ByteBuffer(bytes: try encoder.encode(value))
     }
 
     static func empty() -> Response {

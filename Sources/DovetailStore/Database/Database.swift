@@ -9,6 +9,8 @@ import SQLKit
 public struct Database: Sendable {
     let engine: any DatabaseEngine
     public let url: DatabaseURL
+    /// Shared by every copy of this value, so all repositories of one store queue on the same keys.
+    let writeQueues = KeyedAsyncLock()
 
     public var dialect: Dialect { engine.dialect }
 
@@ -33,6 +35,19 @@ public struct Database: Sendable {
     /// Runs `body` in one transaction: all of its statements commit together or not at all.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await engine.write(body)
+    }
+
+    /// `write`, but first queued in this process behind other writes with the same `key` (a board): they
+    /// would wait for the same row lock anyway, and waiting here holds no pooled connection.
+    func write<T: Sendable>(queuedOn key: String, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await writeQueues.withLock(key) { try await engine.write(body) }
+    }
+
+    /// Runs a single statement that is atomic by itself, with no explicit transaction: one round trip
+    /// on PostgreSQL, one trip to the writer thread under the single-writer lock on SQLite (instead of
+    /// three with `BEGIN` and `COMMIT`, which matters when writes queue for that lock).
+    func writeStatement<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await engine.withSession(body)
     }
 
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {

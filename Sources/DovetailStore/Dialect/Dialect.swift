@@ -19,6 +19,16 @@ public enum Dialect: String, Sendable, CaseIterable {
 
     /// Serialises writers of one logical resource (a project's board, a session's sequence).
     /// PostgreSQL takes a row lock; SQLite already has a single writer, so the plain read suffices.
+    /// SQLite runs one write at a time, so a single statement sees a board no other writer can change
+    /// under it; PostgreSQL needs the project's row lock, taken in a statement of its own (a statement's
+    /// snapshot is taken before it waits for a lock, so it could not read the board after the wait).
+    var hasSingleWriter: Bool {
+        switch self {
+        case .sqlite: true
+        case .postgres: false
+        }
+    }
+
     func lockingSuffix() -> SQLQueryString {
         switch self {
         case .sqlite: ""

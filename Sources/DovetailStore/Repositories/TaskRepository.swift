@@ -45,19 +45,29 @@ public struct TaskRepository: Sendable {
             updatedAt: now
         )
         let dialect = database.dialect
-        task.position = try await database.write { [task] sql in
-            try await Self.lockBoard(task.projectId, sql, dialect)
-            if let agentId = task.assignedAgentId {
-                try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
+        let insert = Self.insertAtEndOfColumn(task)
+        let inserted: Int?
+        if dialect.hasSingleWriter {
+            inserted = try await database.writeStatement { sql in
+                try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
             }
-            let position = try await Self.endOfColumn(task.projectId, task.column, sql)
-            try await sql.raw("""
-                INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at)
-                VALUES (\(bind: task.id), \(bind: task.projectId), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue),
-                        \(bind: position), \(bind: task.priority), \(bind: JSONDocument(task.labels)), \(bind: task.assignedAgentId), \(bind: now), \(bind: now))
-                """).run()
-            return position
+        } else {
+            inserted = try await database.write(queuedOn: task.projectId) { [task] sql in
+                try await Self.lockBoard(task.projectId, sql, dialect)
+                return try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
+            }
         }
+        guard let inserted else {
+            // Nothing inserted: the project or the assigned agent is missing; say which.
+            try await database.read { [task] sql in
+                try await sql.requireRow(in: "projects", id: task.projectId, field: "project_id", what: "project")
+                if let agentId = task.assignedAgentId {
+                    try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
+                }
+            }
+            throw StoreError.conflict("The task could not be added to its column; retry.")
+        }
+        task.position = inserted
         return task
     }
 
@@ -115,27 +125,36 @@ public struct TaskRepository: Sendable {
         return (rank, position)
     }
 
+    /// One `UPDATE … RETURNING` of the fields the patch names: positions do not change, so no board lock.
     public func update(_ id: String, _ patch: TaskPatch) async throws -> TaskCard {
-        var task = try await get(id)
-        if let title = patch.title { task.title = try Validation.text(title, field: "title", maxLength: 1_000, allowEmpty: false) }
-        if let description = patch.description { task.description = try Validation.text(description, field: "description") }
-        if let priority = patch.priority { task.priority = priority }
-        if let labels = patch.labels { task.labels = try Validation.array(labels, field: "labels") }
-        if let assigned = patch.assignedAgentId { task.assignedAgentId = assigned }
-        task.updatedAt = .now()
-        let updated = task
-        let found = try await database.write { sql in
-            if let agentId = updated.assignedAgentId {
-                try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
-            }
-            return try await sql.raw("""
-                UPDATE tasks SET title = \(bind: updated.title), description = \(bind: updated.description), priority = \(bind: updated.priority),
-                    labels = \(bind: JSONDocument(updated.labels)), assigned_agent_id = \(bind: updated.assignedAgentId), updated_at = \(bind: updated.updatedAt)
-                WHERE id = \(bind: id) RETURNING id
-                """).first() != nil
+        var assignments: [SQLQueryString] = []
+        if let title = patch.title {
+            assignments.append("title = \(bind: try Validation.text(title, field: "title", maxLength: 1_000, allowEmpty: false))")
         }
-        guard found else { throw StoreError.notFound("task", id: id) }
-        return try await get(id)
+        if let description = patch.description {
+            assignments.append("description = \(bind: try Validation.text(description, field: "description"))")
+        }
+        if let priority = patch.priority { assignments.append("priority = \(bind: priority)") }
+        if let labels = patch.labels { assignments.append("labels = \(bind: JSONDocument(try Validation.array(labels, field: "labels")))") }
+        if let assigned = patch.assignedAgentId { assignments.append("assigned_agent_id = \(bind: assigned)") }
+        assignments.append("updated_at = \(bind: Timestamp.now())")
+        var query: SQLQueryString = "UPDATE tasks SET "
+        for (index, assignment) in assignments.enumerated() {
+            query = query + (index == 0 ? "" : ", ") + assignment
+        }
+        query = query + " WHERE id = \(bind: id)"
+        let agentId = patch.assignedAgentId ?? nil
+        if let agentId { query = query + " AND EXISTS (SELECT 1 FROM agents WHERE id = \(bind: agentId))" }
+        let statement = query + " RETURNING \(Self.columns)"
+        if let updated = try await database.writeStatement({ sql in try await sql.raw(statement).first().map(Self.decode) }) {
+            return updated
+        }
+        // Nothing updated: the task or the agent it names is missing; say which.
+        try await database.read { sql in
+            guard try await Self.fetch(id, sql) != nil else { throw StoreError.notFound("task", id: id) }
+            if let agentId { try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent") }
+        }
+        throw StoreError.conflict("The task changed while it was being updated; retry.")
     }
 
     /// Moves a card to `column` at `position` (default: the end), shifting its neighbours so both
@@ -191,12 +210,21 @@ public struct TaskRepository: Sendable {
         guard found else { throw StoreError.invalid("No project with id '\(projectId)' exists.", field: "project_id") }
     }
 
-    /// The position after the column's last card. Positions are dense outside a move, so this is the
-    /// column's count, read from one end of `tasks_board_position_key` instead of counting every card.
-    static func endOfColumn(_ projectId: String, _ column: BoardColumn, _ sql: any SQLDatabase) async throws -> Int {
-        try await sql.raw("""
-            SELECT COALESCE(MAX(position), -1) + 1 AS n FROM tasks WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue)
-            """).first()?.decode(column: "n", as: Int.self) ?? 0
+    /// One statement that appends `task` after its column's last card — the column's end is read from
+    /// one end of `tasks_board_position_key` — and inserts nothing when the project (or the assigned
+    /// agent) does not exist. Returns the position it got.
+    static func insertAtEndOfColumn(_ task: TaskCard) -> SQLQueryString {
+        var query: SQLQueryString = """
+            INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at)
+            SELECT \(bind: task.id), \(bind: task.projectId), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue),
+                   (SELECT COALESCE(MAX(position), -1) + 1 FROM tasks WHERE project_id = \(bind: task.projectId) AND board_column = \(bind: task.column.rawValue)),
+                   \(bind: task.priority), \(bind: JSONDocument(task.labels)), \(bind: task.assignedAgentId), \(bind: task.createdAt), \(bind: task.updatedAt)
+            WHERE EXISTS (SELECT 1 FROM projects WHERE id = \(bind: task.projectId))
+            """
+        if let agentId = task.assignedAgentId {
+            query = query + " AND EXISTS (SELECT 1 FROM agents WHERE id = \(bind: agentId))"
+        }
+        return query + " RETURNING position"
     }
 
     static func count(_ projectId: String, _ column: BoardColumn, _ sql: any SQLDatabase) async throws -> Int {
