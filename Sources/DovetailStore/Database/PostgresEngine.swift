@@ -20,6 +20,7 @@ final class PostgresEngine: DatabaseEngine {
     private let pool: PoolSettings
     private let logger: Logger
     private let outage = OutageWindow()
+    private let watchdog = LeaseWatchdog()
 
     init(info: PostgresConnectionInfo, pool: PoolSettings, readOnly: Bool = false, logger: Logger) throws {
         self.info = info
@@ -111,31 +112,13 @@ final class PostgresEngine: DatabaseEngine {
     /// to be down) so that callers get a clear `unavailable` error rather than waiting forever.
     private func withLease<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let timeout = outage.isOpen ? min(pool.timeout, .seconds(2)) : pool.timeout
-        let leased = LeaseFlag()
         let client = self.client
         do {
-            let result = try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask {
-                    try await client.withConnection { connection in
-                        leased.set()
-                        return try await body(connection)
-                    }
+            let result = try await watchdog.run(timeout: timeout) { granted in
+                try await client.withConnection { connection in
+                    granted()
+                    return try await body(connection)
                 }
-                group.addTask {
-                    // Cancelled once the body has finished: that is not a timeout.
-                    do { try await Task.sleep(for: timeout) } catch { return nil }
-                    if leased.isSet { return nil }
-                    throw LeaseTimeout()
-                }
-                var value: T?
-                while let next = try await group.next() {
-                    if let next {
-                        value = next
-                        group.cancelAll()
-                    }
-                }
-                guard let value else { throw LeaseTimeout() }
-                return value
             }
             outage.close()
             return result
@@ -197,13 +180,6 @@ final class PostgresEngine: DatabaseEngine {
             return StoreError(.internalFailure, "PostgreSQL refused the statement (SQLSTATE \(state)): \(error.serverInfo?[.message] ?? "no message").")
         }
     }
-}
-
-/// Set once a connection has been handed out, so the lease timer knows to stand down.
-final class LeaseFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    func set() { value.store(true, ordering: .sequentiallyConsistent) }
-    var isSet: Bool { value.load(ordering: .sequentiallyConsistent) }
 }
 
 /// Remembers that the server was recently unreachable, so that requests made during an outage
