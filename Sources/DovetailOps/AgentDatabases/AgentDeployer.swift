@@ -170,7 +170,9 @@ public struct AgentDeployer: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try encoder.encode(agent.configuration)
-        FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw AgentDatabaseError(.configuration, "Cannot write the agent's configuration to \(path): check that DOVETAIL_DATA_DIR is writable.")
+        }
         return path
     }
 }
