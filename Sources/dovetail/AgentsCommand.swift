@@ -23,7 +23,8 @@ struct Agents: AsyncParsableCommand {
         let agentDatabases = try agentDatabaseConfiguration(try options.loadConfiguration())
         try await DB.withStore(options) { store in
             do {
-                try await body(AgentDeployer(store: store, configuration: agentDatabases))
+                // One-shot commands refill the spare pool themselves, after the result is printed (see Deploy).
+                try await body(AgentDeployer(store: store, configuration: agentDatabases, spareRefill: .byCaller))
             } catch let error as AgentDatabaseError {
                 throw CLIFailure(error.message, code: error.kind == .unavailable ? 3 : 1)
             }
@@ -65,8 +66,15 @@ struct Agents: AsyncParsableCommand {
         func run() async throws {
             try await CLI.run {
                 try await Agents.withDeployer(database) { deployer in
-                    let outcome = try await deployer.deploy(try await deployer.store.agents.get(idOrName: agent).id, configFile: config, logger: CLI.makeLogger("dovetail.agents"))
+                    let logger = CLI.makeLogger("dovetail.agents")
+                    let outcome = try await deployer.deploy(try await deployer.store.agents.get(idOrName: agent).id, configFile: config, logger: logger)
                     try Agents.report("Deployed", outcome, json: json)
+                    // The result is out; top the spare pool up before exiting so the next deploy (CLI or API) finds one
+                    // ready. A failure here is only logged: the deploy itself succeeded.
+                    if outcome.database?.created == true, outcome.database?.backend == "postgres" {
+                        fflush(nil)  // all output streams: the result is visible before the refill starts
+                        await deployer.refillSpares(logger: logger)
+                    }
                 }
             }
         }

@@ -78,6 +78,12 @@ struct Serve: AsyncParsableCommand {
                 settings.agentDatabases = try Agents.agentDatabaseConfiguration(configuration)
                 logger.info("Authentication \(authRequired ? "required" : "off (loopback)"); history kept \(configuration.historyRetentionDays) days")
                 let app = buildApplication(store: store, settings: settings, logger: logger)
+                if settings.agentDatabases.backendName == "postgres", settings.agentDatabases.spareDatabases > 0 {
+                    // Fill the spare pool once at start-up, in the background, so the first deploys find spares;
+                    // afterwards each deploy that makes a database refills it. A server that is down only logs a warning.
+                    let deployer = AgentDeployer(store: store, configuration: settings.agentDatabases)
+                    Task { await deployer.refillSpares(logger: logger) }
+                }
                 try await app.runService()
             } catch {
                 await store.shutdown()

@@ -78,8 +78,11 @@ struct AgentDatabaseFixture {
         try AgentDatabaseConfiguration(environment: byoEnvironment(extra))
     }
 
-    func deployer(_ configuration: AgentDatabaseConfiguration) -> AgentDeployer {
-        AgentDeployer(store: store, configuration: configuration)
+    /// Refills the spare pool before `deploy` returns, so no refill outlives the test; with the default pool
+    /// (2) a fixture's first new database is made by `CREATE DATABASE` and later ones are claimed spares,
+    /// so every test that deploys two agents covers both paths.
+    func deployer(_ configuration: AgentDatabaseConfiguration, spareRefill: AgentDeployer.SpareRefill = .beforeReturning) -> AgentDeployer {
+        AgentDeployer(store: store, configuration: configuration, spareRefill: spareRefill)
     }
 
     func makeAgent(_ name: String = "agent") async throws -> Agent {
@@ -134,8 +137,16 @@ struct AgentDatabaseFixture {
         try await !superuserStrings("SELECT rolname FROM pg_roles WHERE rolname = $1", name).isEmpty
     }
 
+    /// The namespace's agent databases: spares (`{namespace}_spare_{16 hex}`) are not agents' and left out.
     func namespaceDatabases() async throws -> [String] {
-        try await superuserStrings("SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1", namespace + "\\_%")
+        try await superuserStrings(
+            "SELECT datname FROM pg_database WHERE datname LIKE $1 AND datname !~ '_spare_[0-9a-f]{16}$' ORDER BY 1", namespace + "\\_%"
+        )
+    }
+
+    /// The namespace's spare databases.
+    func spareDatabases() async throws -> [String] {
+        try await superuserStrings("SELECT datname FROM pg_database WHERE datname ~ $1 ORDER BY 1", "^" + namespace + "_spare_[0-9a-f]{16}$")
     }
 }
 

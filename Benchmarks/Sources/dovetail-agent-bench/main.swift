@@ -6,8 +6,10 @@ import Logging
 import PostgresNIO
 
 // Agent database provisioning: N agents deployed C at a time against a throwaway local PostgreSQL, by
-// PostgresAgentProvisioner (provisioning only, no launch command) and by the reference document's approach
-// (its sequence of `psql -c` statements per agent, run by a shell script), in the same run on the same server.
+// PostgresAgentProvisioner (provisioning only, no launch command) with a warm spare pool sized to the burst,
+// with the default pool, with no pool, re-deployed, and by the reference document's approach (its sequence of
+// `psql -c` statements per agent, run by a shell script), in the same run on the same server.
+// Benchmarks/agent-provisioning describes each phase.
 // Usage: dovetail-agent-bench [--agents 100] [--concurrency 10]
 
 func argument(_ name: String, default value: Int) -> Int {
@@ -104,6 +106,21 @@ func createAdmin(_ superuser: PostgresConnectionInfo, password: String) async th
     try await connection.close()
 }
 
+/// Counts deploys that claimed a spare, across the concurrent jobs.
+actor Counter {
+    private(set) var value = 0
+    func add() { value += 1 }
+}
+
+/// The background refills the default-pool phase starts, awaited before the next phase so they cannot skew it.
+actor RefillTasks {
+    private var tasks: [Task<Void, Never>] = []
+    func add(_ task: Task<Void, Never>) { tasks.append(task) }
+    func waitForAll() async {
+        for task in tasks { await task.value }
+    }
+}
+
 let server = try await PostgresTestServer.startDedicated()
 do {
     let superuser = PostgresConnectionInfo(
@@ -113,19 +130,66 @@ do {
     let adminPassword = "bench 'admin' p@ss"
     try await createAdmin(superuser, password: adminPassword)
     let dataDirectory = FileManager.default.temporaryDirectory.path + "/dovetail-agent-bench-\(UUID().uuidString)"
-    let configuration = try AgentDatabaseConfiguration(environment: [
-        "USE_POSTGRESQL_FOR_AGENTS": "true", "AGENT_DB_HOST": server.host, "AGENT_DB_PORT": String(server.port),
-        "AGENT_DB_ADMIN_USER": "bench_admin", "AGENT_DB_ADMIN_PASSWORD": adminPassword, "NAMESPACE": "bench", "DOVETAIL_DATA_DIR": dataDirectory,
-    ])
-    let provisioner = configuration.makeProvisioner()
-    _ = try await provisioner.provision(agentId: "warmup", logger: logger)
+    /// One namespace per phase, so one phase's spares are never another's.
+    func configuration(namespace: String, spares: Int) throws -> AgentDatabaseConfiguration {
+        try AgentDatabaseConfiguration(environment: [
+            "USE_POSTGRESQL_FOR_AGENTS": "true", "AGENT_DB_HOST": server.host, "AGENT_DB_PORT": String(server.port),
+            "AGENT_DB_ADMIN_USER": "bench_admin", "AGENT_DB_ADMIN_PASSWORD": adminPassword, "NAMESPACE": namespace,
+            "DOVETAIL_DATA_DIR": dataDirectory, "AGENT_DB_SPARE_DATABASES": String(spares),
+        ])
+    }
+    let defaultPool = AgentDatabaseConfiguration.defaultSpareDatabases
+    let burstPool = concurrency
+    _ = try await configuration(namespace: "warmup", spares: 0).makeProvisioner().provision(agentId: "warmup", logger: logger)
 
     print("Provisioning \(agentCount) agents, \(concurrency) at a time, PostgreSQL on 127.0.0.1:\(server.port)")
-    let ours = try await measure(agentCount) { index in
-        _ = try await provisioner.provision(agentId: "dovetail-\(index)", logger: logger)
+
+    // 1. A warm pool sized to the burst: before each burst of `concurrency` deploys the pool is refilled to
+    //    `concurrency` (not timed: `dovetail serve` refills in the background between bursts), then the burst is timed.
+    let warm = try configuration(namespace: "benchwarm", spares: burstPool).makeProvisioner()
+    let spareCounter = Counter()
+    var warmTimes: [Double] = []
+    var warmWall = 0.0
+    var refillTimes: [Double] = []
+    for batch in stride(from: 0, to: agentCount, by: concurrency) {
+        let clock = ContinuousClock()
+        let refillStart = clock.now
+        try await warm.refillSpares(logger: logger)
+        refillTimes.append(milliseconds(refillStart.duration(to: clock.now)))
+        let size = min(concurrency, agentCount - batch)
+        let result = try await measure(size) { index in
+            let database = try await warm.provision(agentId: "dovetail-\(batch + index)", logger: logger)
+            if database.fromSpare { await spareCounter.add() }
+        }
+        warmTimes += result.times
+        warmWall += result.wall
     }
+    let warmSpares = await spareCounter.value
+
+    // 2. The default pool, refilled as `dovetail serve` does: a background refill after every deploy that made a
+    //    database, one at a time per process (later requests fold into the running one). Most deploys of a burst
+    //    find no spare and fall back to CREATE DATABASE while the refill's own CREATE DATABASE competes with them.
+    let pooled = try configuration(namespace: "benchdefault", spares: defaultPool).makeProvisioner()
+    try await pooled.refillSpares(logger: logger)
+    let defaultCounter = Counter()
+    let refills = RefillTasks()
+    let defaultResult = try await measure(agentCount) { index in
+        let database = try await pooled.provision(agentId: "dovetail-\(index)", logger: logger)
+        if database.fromSpare { await defaultCounter.add() }
+        if database.created { await refills.add(Task { try? await pooled.refillSpares(logger: logger) }) }
+    }
+    await refills.waitForAll()
+    let defaultSpares = await defaultCounter.value
+
+    // 3. No pool (AGENT_DB_SPARE_DATABASES=0): every first deploy runs CREATE DATABASE, as before the pool existed.
+    let unpooled = try configuration(namespace: "benchnone", spares: 0).makeProvisioner()
+    let unpooledResult = try await measure(agentCount) { index in
+        _ = try await unpooled.provision(agentId: "dovetail-\(index)", logger: logger)
+    }
+
+    // 4. Re-deploy the warm-pool agents: everything exists.
     let redeploy = try await measure(agentCount) { index in
-        _ = try await provisioner.provision(agentId: "dovetail-\(index)", logger: logger)
+        _ = try await warm.provision(agentId: "dovetail-\(index)", logger: logger)
     }
 
     var reference: (times: [Double], wall: Double)?
@@ -165,18 +229,31 @@ do {
         return "| \(name) | \(String(format: "%.1f", median)) | \(String(format: "%.1f", p95)) | \(String(format: "%.0f", result.wall)) |"
     }
     print("")
-    print("| approach (\(agentCount) agents, \(concurrency) at a time) | median ms/agent | p95 ms/agent | wall ms |")
-    print("| --- | ---: | ---: | ---: |")
-    print(row("dovetail PostgresAgentProvisioner (first deploy)", ours))
-    print(row("dovetail PostgresAgentProvisioner (re-deploy, all exist)", redeploy))
-    if let reference {
-        print(row("reference psql script (pg_isready + 9 × psql -c)", reference))
-        let ratio = percentile(reference.times, 0.5) / percentile(ours.times, 0.5)
-        print("")
-        print("speed-up (median, psql script / dovetail): \(String(format: "%.1f", ratio))×")
+    print("| approach (\(agentCount) agents, \(concurrency) at a time) | median ms/agent | p95 ms/agent | wall ms | from a spare |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    print(row("first deploy, warm pool of \(burstPool) (= burst) refilled between bursts", (warmTimes, warmWall)) + " \(warmSpares)/\(agentCount) |")
+    print(row("first deploy, default pool of \(defaultPool), background refill", defaultResult) + " \(defaultSpares)/\(agentCount) |")
+    print(row("first deploy, no pool (AGENT_DB_SPARE_DATABASES=0)", unpooledResult) + " 0/\(agentCount) |")
+    print(row("re-deploy, all exist", redeploy) + " – |")
+    if let reference { print(row("reference psql script (pg_isready + 9 × psql -c)", reference) + " – |") }
+    print("")
+    print(
+        "refill of the warm pool between bursts (\(burstPool) × CREATE DATABASE, one session): median \(String(format: "%.0f", percentile(refillTimes, 0.5))) ms, "
+            + "max \(String(format: "%.0f", refillTimes.max() ?? 0)) ms (the first refill fills an empty pool)"
+    )
+    func verdict(_ name: String, _ times: [Double]) {
+        let median = percentile(times, 0.5)
+        var line = "\(name): median \(String(format: "%.1f", median)) ms → target < 150 ms \(median < 150 ? "met" : "MISSED")"
+        if let reference {
+            let ratio = percentile(reference.times, 0.5) / median
+            line += "; \(String(format: "%.1f", ratio))× faster than the psql script → target ≥ 5× \(ratio >= 5 ? "met" : "MISSED")"
+        }
+        print(line)
     }
-    let median = percentile(ours.times, 0.5)
-    print("target median < 150 ms: \(median < 150 ? "met" : "MISSED") (\(String(format: "%.1f", median)) ms)")
+    verdict("warm pool of \(burstPool)", warmTimes)
+    verdict("default pool of \(defaultPool)", defaultResult.times)
+    verdict("no pool", unpooledResult.times)
+    verdict("re-deploy", redeploy.times)
     try? FileManager.default.removeItem(atPath: dataDirectory)
 } catch {
     await server.destroy()

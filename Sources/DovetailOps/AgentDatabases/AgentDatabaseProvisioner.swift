@@ -22,13 +22,16 @@ public struct AgentDatabase: Sendable, Equatable, CustomStringConvertible {
     public var redactedURL: String
     /// Whether this call created the database (false when it already existed).
     public var created: Bool
+    /// Whether the new database was a claimed spare (renamed) rather than made by `CREATE DATABASE`.
+    public var fromSpare: Bool
 
-    public init(name: String, backend: String, url: String, redactedURL: String, created: Bool) {
+    public init(name: String, backend: String, url: String, redactedURL: String, created: Bool, fromSpare: Bool = false) {
         self.name = name
         self.backend = backend
         self.url = url
         self.redactedURL = redactedURL
         self.created = created
+        self.fromSpare = fromSpare
     }
 
     public var description: String { "AgentDatabase(\(name), \(redactedURL))" }
@@ -44,6 +47,16 @@ public protocol AgentDatabaseProvisioner: Sendable {
     /// Drops the agent's database (and role), terminating its connections. Returns false when there was nothing to drop.
     @discardableResult
     func drop(agentId: String, logger: Logger) async throws -> Bool
+    /// Tops the pool of spare databases up to `AGENT_DB_SPARE_DATABASES` (and trims any excess), returning
+    /// when the pool is full or the attempt failed. A no-op where there is no pool (SQLite, pool size 0).
+    func refillSpares(logger: Logger) async throws
+    /// How many spare databases are ready now (0 where there is no pool).
+    func spareCount(logger: Logger) async throws -> Int
+}
+
+extension AgentDatabaseProvisioner {
+    public func refillSpares(logger: Logger) async throws {}
+    public func spareCount(logger: Logger) async throws -> Int { 0 }
 }
 
 extension AgentDatabaseConfiguration {

@@ -11,11 +11,37 @@ public struct AgentDeployer: Sendable {
     public let store: Store
     public let configuration: AgentDatabaseConfiguration
     public let provisioner: any AgentDatabaseProvisioner
+    public let spareRefill: SpareRefill
 
-    public init(store: Store, configuration: AgentDatabaseConfiguration, provisioner: (any AgentDatabaseProvisioner)? = nil) {
+    /// When the pool of spare databases (`AGENT_DB_SPARE_DATABASES`) is topped up after a deploy made a new database.
+    public enum SpareRefill: Sendable {
+        /// In a task of its own, started as soon as the database is provisioned, so the refill's
+        /// `CREATE DATABASE` overlaps the launch step and never delays the answer (`dovetail serve`).
+        case background
+        /// Before `deploy` returns: deterministic, for tests.
+        case beforeReturning
+        /// Not by `deploy`; the caller calls `refillSpares` itself (the CLI, after printing the result).
+        case byCaller
+    }
+
+    public init(
+        store: Store, configuration: AgentDatabaseConfiguration, provisioner: (any AgentDatabaseProvisioner)? = nil,
+        spareRefill: SpareRefill = .background
+    ) {
         self.store = store
         self.configuration = configuration
         self.provisioner = provisioner ?? configuration.makeProvisioner()
+        self.spareRefill = spareRefill
+    }
+
+    /// Tops the spare pool up, logging (not throwing) a failure: the deploy that asked for it has succeeded,
+    /// and the next deploy falls back to `CREATE DATABASE` and asks again.
+    public func refillSpares(logger: Logger) async {
+        do {
+            try await provisioner.refillSpares(logger: logger)
+        } catch {
+            logger.warning("Could not refill the spare agent databases", metadata: ["error": "\(message(for: error))"])
+        }
     }
 
     public struct Outcome: Sendable {
@@ -43,6 +69,12 @@ public struct AgentDeployer: Sendable {
             try await recordFailure(agent, databaseName: agent.databaseName, backend: agent.databaseBackend, error: error, logger: logger)
             throw error
         }
+        // A new database took a spare, or found none: either way the pool is (or was) short.
+        let refill = database.created && database.backend == "postgres" && configuration.spareDatabases > 0
+        if refill && spareRefill == .background {
+            let deployer = self
+            Task { await deployer.refillSpares(logger: logger) }
+        }
         var output: String?
         do {
             output = try await launch(configuration.deployCommand, agent: agent, database: database, configFile: configFile, logger: logger)
@@ -54,6 +86,7 @@ public struct AgentDeployer: Sendable {
             agent.id, status: .deployed, databaseName: database.name, databaseBackend: database.backend, lastError: nil
         )
         logger.info("Agent deployed", metadata: ["agent": "\(agent.id)", "database": "\(database.name)", "reused": "\(!database.created)"])
+        if refill && spareRefill == .beforeReturning { await refillSpares(logger: logger) }
         return Outcome(agent: updated, database: database, commandOutput: output)
     }
 

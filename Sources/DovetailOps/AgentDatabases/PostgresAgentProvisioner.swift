@@ -14,9 +14,14 @@ import PostgresNIO
 /// catalogs) mean "already exists", and catalog update races ("tuple concurrently updated") are retried.
 /// The role gets `LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE`, owns its database, and `CONNECT` is revoked
 /// from `PUBLIC` on that database, so no other agent can connect to it.
+///
+/// A new agent's database is a claimed spare when `AGENT_DB_SPARE_DATABASES` > 0 and one is ready (see
+/// `AgentSpareDatabases`), else made by `CREATE DATABASE`; either way it ends in the same state.
 public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
     public let configuration: AgentDatabaseConfiguration
     let admin: PostgresConnectionInfo
+    /// Shared by copies of this provisioner, so one process runs one spare refill at a time.
+    let refills = SpareRefillQueue()
 
     public init(configuration: AgentDatabaseConfiguration) {
         self.configuration = configuration
@@ -40,39 +45,69 @@ public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
         guard !password.unicodeScalars.contains("\0") else {
             throw AgentDatabaseError(.configuration, "AGENT_DB_APPLICATION_PASSWORD contains a NUL character, which PostgreSQL cannot store.")
         }
-        let created = try await withAdminConnection { session in
-            let rights = try await session.adminRights()
-            try rights.requireProvisioning(admin: admin.username, server: server)
+        let spares = self.spares
+        let outcome = try await withAdminConnection { session -> ProvisionOutcome in
+            // One round trip for everything the steps below depend on (re-deploys are then two statements in all).
+            let state = try await session.provisioningState(name: name, sparePattern: spares.enabled ? spares.pattern : nil)
+            try state.rights.requireProvisioning(admin: admin.username, server: server)
             let role = Self.quoteIdentifier(name)
             // ALTER ROLE leaves out NOSUPERUSER: PostgreSQL refuses any mention of that attribute from a non-superuser.
             let attributes = "LOGIN NOCREATEDB NOCREATEROLE PASSWORD \(Self.quoteLiteral(password))"
-            if try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name) {
+            if state.roleExists {
                 try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
             } else if try await session.runTolerating("CREATE ROLE \(role) WITH NOSUPERUSER \(attributes)", secret: password) == .alreadyExists {
                 try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
             }
             // A non-superuser admin may only make a database owned by a role it can SET ROLE to (and drop it later).
-            if !rights.superuser { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
-            var created = false
-            if try await !session.exists("SELECT 1 FROM pg_database WHERE datname = $1", name) {
-                // CREATE DATABASE cannot run inside a transaction; the extended protocol runs it on its own.
-                created = try await session.runTolerating("CREATE DATABASE \(role) OWNER \(role)") == .done
+            if !state.rights.superuser && !state.adminIsMember { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
+            if state.databaseExists {
+                // Re-deploy: repair the privileges only when they are not exactly what deploy leaves.
+                if state.databaseACL != Self.expectedACL(name) { try await grantOnlyToOwner(role, session: session) }
+                return .existing
             }
-            try await session.run("REVOKE ALL ON DATABASE \(role) FROM PUBLIC")
-            try await session.run("GRANT CONNECT, TEMPORARY ON DATABASE \(role) TO \(role)")
-            return created
+            for spare in state.spares {
+                switch try await claim(spare, as: name, session: session) {
+                case .claimed: return .fromSpare
+                case .gone: continue
+                case .targetExists:
+                    try await grantOnlyToOwner(role, session: session)
+                    return .existing
+                }
+            }
+            // CREATE DATABASE cannot run inside a transaction; the extended protocol runs it on its own.
+            let created = try await session.runTolerating("CREATE DATABASE \(role) OWNER \(role)") == .done
+            try await grantOnlyToOwner(role, session: session)
+            return created ? .created : .existing
         }
-        if created { logger.info("Created agent database", metadata: ["database": "\(name)", "backend": "postgres"]) }
-        return database(name: name, password: password, created: created)
+        if outcome != .existing {
+            logger.info(
+                "Created agent database", metadata: ["database": "\(name)", "backend": "postgres", "spare": "\(outcome == .fromSpare)"]
+            )
+        }
+        var database = database(name: name, password: password, created: outcome != .existing)
+        database.fromSpare = outcome == .fromSpare
+        return database
     }
+
+    enum ProvisionOutcome: Sendable { case created, fromSpare, existing }
+
+    /// `REVOKE ALL … FROM PUBLIC` and `GRANT CONNECT, TEMPORARY` to the role: only the owner may connect.
+    private func grantOnlyToOwner(_ role: String, session: AdminSession) async throws {
+        try await session.run("REVOKE ALL ON DATABASE \(role) FROM PUBLIC")
+        try await session.run("GRANT CONNECT, TEMPORARY ON DATABASE \(role) TO \(role)")
+    }
+
+    /// `pg_database.datacl` as text after `grantOnlyToOwner` on a database the role owns (names are `[a-z0-9_]`,
+    /// which `aclitem` prints unquoted): the owner's default `CTc` granted by itself, nothing for `PUBLIC`.
+    static func expectedACL(_ name: String) -> String { "{\(name)=CTc/\(name)}" }
 
     public func locate(agentId: String, logger: Logger) async throws -> AgentDatabase {
         let name = try configuration.databaseName(for: agentId).value
         let password = try AgentPasswords(configuration: configuration).password(forRole: name)
         let found = try await withAdminConnection { session in
-            let database = try await session.exists("SELECT 1 FROM pg_database WHERE datname = $1", name)
-            let role = try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
-            return database && role
+            try await session.exists(
+                "SELECT 1 WHERE EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", name
+            )
         }
         guard found else {
             throw AgentDatabaseError(.notProvisioned, "Agent \(agentId) has no database '\(name)' on \(server); deploy it first.")
@@ -83,12 +118,12 @@ public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
     public func drop(agentId: String, logger: Logger) async throws -> Bool {
         let name = try configuration.databaseName(for: agentId).value
         let dropped = try await withAdminConnection { session in
-            let rights = try await session.adminRights()
-            try rights.requireProvisioning(admin: admin.username, server: server)
+            let state = try await session.provisioningState(name: name, sparePattern: nil)
+            try state.rights.requireProvisioning(admin: admin.username, server: server)
             let role = Self.quoteIdentifier(name)
-            let roleExists = try await session.exists("SELECT 1 FROM pg_roles WHERE rolname = $1", name)
-            let databaseExists = try await session.exists("SELECT 1 FROM pg_database WHERE datname = $1", name)
-            if roleExists && !rights.superuser { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
+            let roleExists = state.roleExists
+            let databaseExists = state.databaseExists
+            if roleExists && !state.rights.superuser && !state.adminIsMember { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
             if databaseExists {
                 try await session.run(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", binding: name
@@ -212,6 +247,16 @@ struct AdminRights {
     }
 }
 
+/// `AdminSession.provisioningState`'s answer.
+struct ProvisioningState {
+    var rights: AdminRights
+    var roleExists = false
+    var adminIsMember = false
+    var databaseExists = false
+    var databaseACL: String?
+    var spares: [String] = []
+}
+
 /// One admin connection's statements, with PostgreSQL errors turned into `AgentDatabaseError`s.
 struct AdminSession {
     enum Outcome: Equatable { case done, alreadyExists }
@@ -227,6 +272,46 @@ struct AdminSession {
             return AdminRights(superuser: superuser, createDatabase: createDatabase, createRole: createRole)
         }
         return AdminRights(superuser: false, createDatabase: false, createRole: false)
+    }
+
+    /// What provisioning `name` depends on, in one round trip: the admin's rights, whether the role and
+    /// database exist, whether the admin is already a member of the role, the database's ACL, and (when
+    /// `sparePattern` is given) the claimable spares in random order, so racing deploys try different ones first.
+    func provisioningState(name: String, sparePattern: String?) async throws -> ProvisioningState {
+        var bindings = PostgresBindings()
+        bindings.append(name)
+        if let sparePattern { bindings.append(sparePattern) }
+        let spares = sparePattern == nil ? "ARRAY[]::text[]" : """
+            ARRAY(SELECT datname::text FROM pg_database WHERE datname ~ $2 AND NOT datallowconn AND datdba = me.oid ORDER BY random())
+            """
+        let sql = """
+            SELECT me.rolsuper, me.rolcreatedb, me.rolcreaterole,
+                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1),
+                EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = $1 AND m.member = me.oid),
+                EXISTS (SELECT 1 FROM pg_database WHERE datname = $1),
+                (SELECT datacl::text FROM pg_database WHERE datname = $1),
+                \(spares)
+            FROM pg_roles me WHERE me.rolname = current_user
+            """
+        let rows = try await perform(PostgresQuery(unsafeSQL: sql, binds: bindings))
+        for try await (superuser, createDatabase, createRole, roleExists, member, databaseExists, acl, spareNames) in rows.decode(
+            (Bool, Bool, Bool, Bool, Bool, Bool, String?, [String]).self
+        ) {
+            return ProvisioningState(
+                rights: AdminRights(superuser: superuser, createDatabase: createDatabase, createRole: createRole), roleExists: roleExists,
+                adminIsMember: member, databaseExists: databaseExists, databaseACL: acl, spares: spareNames
+            )
+        }
+        return ProvisioningState(rights: AdminRights(superuser: false, createDatabase: false, createRole: false))
+    }
+
+    /// The first column of every row, as text.
+    func strings(_ sql: String, _ value: String) async throws -> [String] {
+        var bindings = PostgresBindings()
+        bindings.append(value)
+        var result: [String] = []
+        for try await text in try await perform(PostgresQuery(unsafeSQL: sql, binds: bindings)).decode(String.self) { result.append(text) }
+        return result
     }
 
     func exists(_ sql: String, _ value: String) async throws -> Bool {
