@@ -1,4 +1,4 @@
-import DovetailStore
+@testable import DovetailStore
 import DovetailTesting
 import Foundation
 import Testing
@@ -37,25 +37,104 @@ struct ConcurrencyTests {
         }
     }
 
+    /// Card creations at once, in several columns, some naming an agent, some a missing agent or a
+    /// missing project, while other cards move: they are added in batches, and every column stays
+    /// numbered 0…n-1 with each created card exactly once, at the position its creator was told.
+    @Test(arguments: TestBackend.allCases)
+    func concurrentCreationsAreBatchedAndKeepColumnsDense(_ backend: TestBackend) async throws {
+        try await TestSupport.withStore(backend) { store in
+            let project = try await store.projects.create(NewProject(name: "Batch"))
+            let agent = try await store.agents.create(NewAgent(projectId: project.id, name: "worker"))
+            var movers: [String] = []
+            for index in 0..<6 { movers.append(try await store.tasks.create(NewTask(projectId: project.id, title: "m\(index)", column: .todo)).id) }
+            let columns: [BoardColumn] = [.backlog, .todo, .review]
+            let moverIDs = movers
+            enum Outcome: Sendable { case created(TaskCard), refused(String?) }
+            let outcomes = try await withThrowingTaskGroup(of: Outcome?.self) { group in
+                for writer in 0..<150 {
+                    group.addTask {
+                        let missingProject = writer % 25 == 24
+                        let agentId: String? = writer % 10 == 3 ? agent.id : (writer % 15 == 7 ? "no such agent" : nil)
+                        let input = NewTask(
+                            projectId: missingProject ? "no-such-project" : project.id, title: "card \(writer) 'quoted' ✓",
+                            column: columns[writer % columns.count], labels: .array([.string("w\(writer)")]), assignedAgentId: agentId
+                        )
+                        do {
+                            return .created(try await store.tasks.create(input))
+                        } catch let error as StoreError {
+                            return .refused(error.field)
+                        }
+                    }
+                }
+                for mover in 0..<4 {
+                    group.addTask {
+                        for step in 0..<5 {
+                            _ = try await store.tasks.move(moverIDs[(mover + step) % moverIDs.count], to: columns[(mover * 3 + step) % columns.count])
+                        }
+                        return nil
+                    }
+                }
+                var outcomes: [Outcome] = []
+                for try await outcome in group { if let outcome { outcomes.append(outcome) } }
+                return outcomes
+            }
+            var created: [TaskCard] = []
+            var refusedFields: [String?] = []
+            for outcome in outcomes {
+                switch outcome {
+                case .created(let card): created.append(card)
+                case .refused(let field): refusedFields.append(field)
+                }
+            }
+            // writers 24, 49, …, 149 name a missing project; 7, 22, 37, … (not also 24-series) a missing agent.
+            let expectedMissingProject = (0..<150).filter { $0 % 25 == 24 }.count
+            let expectedMissingAgent = (0..<150).filter { $0 % 25 != 24 && $0 % 10 != 3 && $0 % 15 == 7 }.count
+            #expect(refusedFields.filter { $0 == "project_id" }.count == expectedMissingProject)
+            #expect(refusedFields.filter { $0 == "assigned_agent_id" }.count == expectedMissingAgent)
+            #expect(created.count == 150 - expectedMissingProject - expectedMissingAgent)
+            var listed: [String: TaskCard] = [:]
+            for column in BoardColumn.allCases {
+                let cards = try await store.tasks.list(projectId: project.id, column: column, PageRequest(limit: 500)).items
+                #expect(cards.map(\.position) == Array(0..<cards.count), "column \(column.rawValue) is not dense: \(cards.map(\.position))")
+                for card in cards { listed[card.id] = card }
+            }
+            #expect(listed.count == created.count + movers.count)
+            for card in created {
+                #expect(listed[card.id]?.title == card.title)
+                #expect(listed[card.id]?.assignedAgentId == card.assignedAgentId)
+            }
+            // Cards that were never moved sit where their creator was told.
+            let moved = Set(moverIDs)
+            for card in created where !moved.contains(card.id) {
+                #expect(listed[card.id]?.column == card.column)
+            }
+            #expect(store.database.taskAppends.largestBatch.load(ordering: .relaxed) > 1, "no two creations were ever batched")
+        }
+    }
+
     /// 64 writers at once: no `SQLITE_BUSY`, no lost write, and per-session numbers stay dense.
     @Test(arguments: TestBackend.allCases)
     func sixtyFourConcurrentWritersLoseNothing(_ backend: TestBackend) async throws {
         try await TestSupport.withStore(backend) { store in
             let project = try await store.projects.create(NewProject(name: "Load"))
             let session = try await store.sessions.create(NewSession(projectId: project.id))
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            let told = try await withThrowingTaskGroup(of: (String, Int).self) { group in
                 for writer in 0..<64 {
                     group.addTask {
-                        _ = try await store.tasks.create(NewTask(projectId: project.id, title: "w\(writer)"))
+                        let card = try await store.tasks.create(NewTask(projectId: project.id, title: "w\(writer)"))
                         _ = try await store.events.append(sessionId: session.id, NewSessionEvent(type: "w", payload: .object(["writer": .integer(Int64(writer))])))
                         _ = try await store.messages.append(sessionId: session.id, NewMessage(role: .user, content: "m\(writer)"))
+                        return (card.id, card.position)
                     }
                 }
-                try await group.waitForAll()
+                var told: [String: Int] = [:]
+                for try await (id, position) in group { told[id] = position }
+                return told
             }
             let tasks = try await store.tasks.list(projectId: project.id, column: .backlog, PageRequest(limit: 500)).items
             #expect(tasks.count == 64)
             #expect(tasks.map(\.position) == Array(0..<64))
+            #expect(tasks.allSatisfy { told[$0.id] == $0.position }, "a creator was told another position than the card got")
             let events = try await store.events.list(sessionId: session.id, after: 0, limit: 500)
             #expect(events.map(\.seq) == Array(1...64))
             let messages = try await store.messages.list(sessionId: session.id, PageRequest(limit: 500)).items

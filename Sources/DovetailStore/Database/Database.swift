@@ -9,8 +9,9 @@ import SQLKit
 public struct Database: Sendable {
     let engine: any DatabaseEngine
     public let url: DatabaseURL
-    /// Shared by every copy of this value, so all repositories of one store queue on the same keys.
-    let writeQueues = KeyedAsyncLock()
+    /// Card appends per project, batched; shared by every copy of this value, so every repository of
+    /// one store feeds the same batches.
+    let taskAppends = BatchingQueue<TaskCard, Int>()
 
     public var dialect: Dialect { engine.dialect }
 
@@ -35,12 +36,6 @@ public struct Database: Sendable {
     /// Runs `body` in one transaction: all of its statements commit together or not at all.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         try await engine.write(body)
-    }
-
-    /// `write`, but first queued in this process behind other writes with the same `key` (a board): they
-    /// would wait for the same row lock anyway, and waiting here holds no pooled connection.
-    func write<T: Sendable>(queuedOn key: String, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeQueues.withLock(key) { try await engine.write(body) }
     }
 
     /// Runs a single statement that is atomic by itself, with no explicit transaction: one round trip

@@ -44,28 +44,9 @@ public struct TaskRepository: Sendable {
             createdAt: now,
             updatedAt: now
         )
-        let dialect = database.dialect
-        let insert = Self.insertAtEndOfColumn(task)
-        let inserted: Int?
-        if dialect.hasSingleWriter {
-            inserted = try await database.writeStatement { sql in
-                try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
-            }
-        } else {
-            inserted = try await database.write(queuedOn: task.projectId) { [task] sql in
-                try await Self.lockBoard(task.projectId, sql, dialect)
-                return try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
-            }
-        }
-        guard let inserted else {
-            // Nothing inserted: the project or the assigned agent is missing; say which.
-            try await database.read { [task] sql in
-                try await sql.requireRow(in: "projects", id: task.projectId, field: "project_id", what: "project")
-                if let agentId = task.assignedAgentId {
-                    try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
-                }
-            }
-            throw StoreError.conflict("The task could not be added to its column; retry.")
+        let database = self.database
+        let inserted = try await database.taskAppends.submit(task, key: task.projectId) { batch in
+            await Self.append(batch, database)
         }
         task.position = inserted
         return task
@@ -208,6 +189,108 @@ public struct TaskRepository: Sendable {
     static func lockBoard(_ projectId: String, _ sql: any SQLDatabase, _ dialect: Dialect) async throws {
         let found = try await sql.raw("SELECT id FROM projects WHERE id = \(bind: projectId)\(dialect.lockingSuffix())").first() != nil
         guard found else { throw StoreError.invalid("No project with id '\(projectId)' exists.", field: "project_id") }
+    }
+
+    /// Appends a batch of cards for one project, run by `BatchingQueue` (one batch per project at a
+    /// time): cards without an agent in one multi-row statement, cards naming an agent one by one (their
+    /// agent may be missing, and a skipped row in the middle of a batch would leave a gap).
+    static func append(_ tasks: [TaskCard], _ database: Database) async -> [Result<Int, any Error>] {
+        var results = [Result<Int, any Error>](repeating: .failure(StoreError(.internalFailure, "The card was not added.")), count: tasks.count)
+        let unassigned = tasks.indices.filter { tasks[$0].assignedAgentId == nil }
+        if unassigned.count > 1 {
+            do {
+                let positions = try await appendTogether(unassigned.map { tasks[$0] }, database)
+                for index in unassigned {
+                    if let position = positions[tasks[index].id] {
+                        results[index] = .success(position)
+                    } else {
+                        results[index] = .failure(StoreError.invalid("No project with id '\(tasks[index].projectId)' exists.", field: "project_id"))
+                    }
+                }
+            } catch let error as StoreError where error.kind == .unavailable {
+                for index in unassigned { results[index] = .failure(error) }
+            } catch {
+                // Something in one card failed the statement: add them one by one, so only that card fails.
+                for index in unassigned { results[index] = await outcome { try await appendOne(tasks[index], database) } }
+            }
+        } else {
+            for index in unassigned { results[index] = await outcome { try await appendOne(tasks[index], database) } }
+        }
+        for index in tasks.indices where tasks[index].assignedAgentId != nil {
+            results[index] = await outcome { try await appendOne(tasks[index], database) }
+        }
+        return results
+    }
+
+    private static func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
+        do { return .success(try await body()) } catch { return .failure(error) }
+    }
+
+    /// One card, one statement (inside the board lock on PostgreSQL).
+    static func appendOne(_ task: TaskCard, _ database: Database) async throws -> Int {
+        let insert = insertAtEndOfColumn(task)
+        let dialect = database.dialect
+        let inserted: Int?
+        if dialect.hasSingleWriter {
+            inserted = try await database.writeStatement { sql in
+                try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
+            }
+        } else {
+            inserted = try await database.write { sql in
+                try await lockBoard(task.projectId, sql, dialect)
+                return try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
+            }
+        }
+        if let inserted { return inserted }
+        // Nothing inserted: the project or the assigned agent is missing; say which.
+        try await database.read { sql in
+            try await sql.requireRow(in: "projects", id: task.projectId, field: "project_id", what: "project")
+            if let agentId = task.assignedAgentId {
+                try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent")
+            }
+        }
+        throw StoreError.conflict("The task could not be added to its column; retry.")
+    }
+
+    /// Cards of one project, none naming an agent, in one `INSERT … SELECT … FROM (VALUES …)`: each
+    /// gets its column's end as the statement found it plus its rank among the batch's cards for that
+    /// column. Returns position by card id; empty when the project does not exist.
+    static func appendTogether(_ tasks: [TaskCard], _ database: Database) async throws -> [String: Int] {
+        let projectId = tasks[0].projectId
+        var ranks: [BoardColumn: Int] = [:]
+        var rows = SQLQueryString("")
+        for (index, task) in tasks.enumerated() {
+            ranks[task.column, default: 0] += 1
+            rows = rows + (index == 0 ? "(" : ", (") + """
+                \(bind: task.id), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue), \(bind: task.priority), \
+                \(bind: JSONDocument(task.labels)), \(bind: task.createdAt), \(bind: task.updatedAt), \(bind: ranks[task.column] ?? 1))
+                """
+        }
+        // VALUES columns are named column1… on both backends.
+        let insert: SQLQueryString = """
+            INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, created_at, updated_at)
+            SELECT v.column1, \(bind: projectId), v.column2, v.column3, v.column4,
+                   (SELECT COALESCE(MAX(t.position), -1) FROM tasks t WHERE t.project_id = \(bind: projectId) AND t.board_column = v.column4) + v.column9,
+                   v.column5, v.column6, v.column7, v.column8
+            FROM (VALUES \(rows)) AS v
+            WHERE EXISTS (SELECT 1 FROM projects WHERE id = \(bind: projectId))
+            RETURNING id, position
+            """
+        let dialect = database.dialect
+        let rowsBack: [any SQLRow]
+        if dialect.hasSingleWriter {
+            rowsBack = try await database.writeStatement { sql in try await sql.raw(insert).all() }
+        } else {
+            rowsBack = try await database.write { sql in
+                try await lockBoard(projectId, sql, dialect)
+                return try await sql.raw(insert).all()
+            }
+        }
+        var positions: [String: Int] = [:]
+        for row in rowsBack {
+            positions[try row.decode(column: "id", as: String.self)] = try row.decode(column: "position", as: Int.self)
+        }
+        return positions
     }
 
     /// One statement that appends `task` after its column's last card — the column's end is read from
