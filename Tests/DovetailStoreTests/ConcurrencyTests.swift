@@ -112,6 +112,72 @@ struct ConcurrencyTests {
         }
     }
 
+    /// Updates at once, each naming a different field of the same cards, some for missing cards and some
+    /// repeated: they are batched, and no update loses another's field or reports a change it did not make.
+    @Test(arguments: TestBackend.allCases)
+    func concurrentUpdatesAreBatchedAndLoseNoField(_ backend: TestBackend) async throws {
+        try await TestSupport.withStore(backend) { store in
+            let project = try await store.projects.create(NewProject(name: "Patch"))
+            let agent = try await store.agents.create(NewAgent(projectId: project.id, name: "owner"))
+            var ids: [String] = []
+            for index in 0..<20 {
+                ids.append(try await store.tasks.create(NewTask(projectId: project.id, title: "t\(index)", assignedAgentId: agent.id)).id)
+            }
+            let cardIDs = ids
+            let notFound = try await withThrowingTaskGroup(of: Int.self) { group in
+                for (index, id) in cardIDs.enumerated() {
+                    group.addTask {
+                        let card = try await store.tasks.update(id, TaskPatch(title: "title \(index) \"q\""))
+                        #expect(card.title == "title \(index) \"q\"")
+                        return 0
+                    }
+                    group.addTask {
+                        let card = try await store.tasks.update(id, TaskPatch(description: "desc 🚀 \(index)"))
+                        #expect(card.description == "desc 🚀 \(index)")
+                        return 0
+                    }
+                    group.addTask {
+                        let card = try await store.tasks.update(id, TaskPatch(labels: .array([.string("l\(index)")])))
+                        #expect(card.labels == .array([.string("l\(index)")]))
+                        return 0
+                    }
+                    group.addTask {
+                        let card = try await store.tasks.update(id, TaskPatch(assignedAgentId: .some(nil)))
+                        #expect(card.assignedAgentId == nil)
+                        return 0
+                    }
+                    for repeatNumber in 0..<3 {
+                        group.addTask {
+                            let card = try await store.tasks.update(id, TaskPatch(priority: 100 + repeatNumber))
+                            #expect(card.priority == 100 + repeatNumber)
+                            return 0
+                        }
+                    }
+                    group.addTask {
+                        do {
+                            _ = try await store.tasks.update("missing \(index) ' \"", TaskPatch(priority: 1))
+                            return 0
+                        } catch let error as StoreError where error.kind == .notFound {
+                            return 1
+                        }
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(notFound == cardIDs.count)
+            for (index, id) in cardIDs.enumerated() {
+                let card = try await store.tasks.get(id)
+                #expect(card.title == "title \(index) \"q\"")
+                #expect(card.description == "desc 🚀 \(index)")
+                #expect(card.labels == .array([.string("l\(index)")]))
+                #expect(card.assignedAgentId == nil)
+                #expect((100..<103).contains(card.priority))
+                #expect(card.position == index)
+            }
+            #expect(store.database.taskUpdates.largestBatch.load(ordering: .relaxed) > 1, "no two updates were ever batched")
+        }
+    }
+
     /// 64 writers at once: no `SQLITE_BUSY`, no lost write, and per-session numbers stay dense.
     @Test(arguments: TestBackend.allCases)
     func sixtyFourConcurrentWritersLoseNothing(_ backend: TestBackend) async throws {

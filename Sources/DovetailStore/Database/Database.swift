@@ -12,6 +12,8 @@ public struct Database: Sendable {
     /// Card appends per project, batched; shared by every copy of this value, so every repository of
     /// one store feeds the same batches.
     let taskAppends = BatchingQueue<TaskCard, Int>()
+    /// Card updates, batched the same way (one queue: updates need no board lock).
+    let taskUpdates = BatchingQueue<TaskChange, TaskCard>()
 
     public var dialect: Dialect { engine.dialect }
 

@@ -106,38 +106,6 @@ public struct TaskRepository: Sendable {
         return (rank, position)
     }
 
-    /// One `UPDATE … RETURNING` of the fields the patch names: positions do not change, so no board lock.
-    public func update(_ id: String, _ patch: TaskPatch) async throws -> TaskCard {
-        var assignments: [SQLQueryString] = []
-        if let title = patch.title {
-            assignments.append("title = \(bind: try Validation.text(title, field: "title", maxLength: 1_000, allowEmpty: false))")
-        }
-        if let description = patch.description {
-            assignments.append("description = \(bind: try Validation.text(description, field: "description"))")
-        }
-        if let priority = patch.priority { assignments.append("priority = \(bind: priority)") }
-        if let labels = patch.labels { assignments.append("labels = \(bind: JSONDocument(try Validation.array(labels, field: "labels")))") }
-        if let assigned = patch.assignedAgentId { assignments.append("assigned_agent_id = \(bind: assigned)") }
-        assignments.append("updated_at = \(bind: Timestamp.now())")
-        var query: SQLQueryString = "UPDATE tasks SET "
-        for (index, assignment) in assignments.enumerated() {
-            query = query + (index == 0 ? "" : ", ") + assignment
-        }
-        query = query + " WHERE id = \(bind: id)"
-        let agentId = patch.assignedAgentId ?? nil
-        if let agentId { query = query + " AND EXISTS (SELECT 1 FROM agents WHERE id = \(bind: agentId))" }
-        let statement = query + " RETURNING \(Self.columns)"
-        if let updated = try await database.writeStatement({ sql in try await sql.raw(statement).first().map(Self.decode) }) {
-            return updated
-        }
-        // Nothing updated: the task or the agent it names is missing; say which.
-        try await database.read { sql in
-            guard try await Self.fetch(id, sql) != nil else { throw StoreError.notFound("task", id: id) }
-            if let agentId { try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent") }
-        }
-        throw StoreError.conflict("The task changed while it was being updated; retry.")
-    }
-
     /// Moves a card to `column` at `position` (default: the end), shifting its neighbours so both
     /// columns stay numbered 0…n-1.
     public func move(_ id: String, to column: BoardColumn, position requested: Int? = nil) async throws -> TaskCard {

@@ -1,0 +1,127 @@
+import SQLKit
+
+/// A validated `TaskPatch` for one card: nil fields are left alone.
+struct TaskChange: Sendable {
+    var id: String
+    var title: String?
+    var description: String?
+    var priority: Int?
+    var labels: JSONValue?
+    /// `.some(nil)` unassigns; `nil` leaves the assignment alone.
+    var assignedAgentId: String??
+    var updatedAt: Timestamp
+}
+
+extension TaskRepository {
+    /// Changes the fields the patch names (positions never change here, so no board lock). Concurrent
+    /// updates are batched into one `UPDATE … FROM (VALUES …)`: on SQLite every write queues for the single
+    /// writer, and one statement for many cards costs one turn of it.
+    public func update(_ id: String, _ patch: TaskPatch) async throws -> TaskCard {
+        let change = TaskChange(
+            id: id,
+            title: try patch.title.map { try Validation.text($0, field: "title", maxLength: 1_000, allowEmpty: false) },
+            description: try patch.description.map { try Validation.text($0, field: "description") },
+            priority: patch.priority,
+            labels: try patch.labels.map { try Validation.array($0, field: "labels") },
+            assignedAgentId: patch.assignedAgentId,
+            updatedAt: .now()
+        )
+        if case .some(.some) = change.assignedAgentId {
+            // The named agent may be missing: such a change runs alone, to say so.
+            return try await Self.applyOne(change, database)
+        }
+        let database = self.database
+        return try await database.taskUpdates.submit(change, key: "tasks") { batch in
+            await Self.apply(batch, database)
+        }
+    }
+
+    /// A batch of changes: each card's first change in one statement, any further change to the same card
+    /// (which one `UPDATE … FROM` could not apply in order) one by one afterwards.
+    static func apply(_ changes: [TaskChange], _ database: Database) async -> [Result<TaskCard, any Error>] {
+        var results = [Result<TaskCard, any Error>](repeating: .failure(StoreError(.internalFailure, "The card was not updated.")), count: changes.count)
+        var seen: Set<String> = []
+        var together: [Int] = []
+        var alone: [Int] = []
+        for index in changes.indices {
+            if seen.insert(changes[index].id).inserted { together.append(index) } else { alone.append(index) }
+        }
+        if together.count > 1 {
+            do {
+                let updated = try await applyTogether(together.map { changes[$0] }, database)
+                for index in together {
+                    let id = changes[index].id
+                    results[index] = updated[id].map { .success($0) } ?? .failure(StoreError.notFound("task", id: id))
+                }
+            } catch let error as StoreError where error.kind == .unavailable {
+                for index in together { results[index] = .failure(error) }
+            } catch {
+                alone = together + alone
+            }
+        } else {
+            alone = together + alone
+        }
+        for index in alone.sorted() {
+            do { results[index] = .success(try await applyOne(changes[index], database)) } catch { results[index] = .failure(error) }
+        }
+        return results
+    }
+
+    /// One card, one `UPDATE … RETURNING`; names the missing task or agent when nothing was updated.
+    static func applyOne(_ change: TaskChange, _ database: Database) async throws -> TaskCard {
+        var assignments: [SQLQueryString] = []
+        if let title = change.title { assignments.append("title = \(bind: title)") }
+        if let description = change.description { assignments.append("description = \(bind: description)") }
+        if let priority = change.priority { assignments.append("priority = \(bind: priority)") }
+        if let labels = change.labels { assignments.append("labels = \(bind: JSONDocument(labels))") }
+        if let assigned = change.assignedAgentId { assignments.append("assigned_agent_id = \(bind: assigned)") }
+        assignments.append("updated_at = \(bind: change.updatedAt)")
+        var query: SQLQueryString = "UPDATE tasks SET "
+        for (index, assignment) in assignments.enumerated() {
+            query = query + (index == 0 ? "" : ", ") + assignment
+        }
+        query = query + " WHERE id = \(bind: change.id)"
+        let agentId = change.assignedAgentId ?? nil
+        if let agentId { query = query + " AND EXISTS (SELECT 1 FROM agents WHERE id = \(bind: agentId))" }
+        let statement = query + " RETURNING \(columns)"
+        if let updated = try await database.writeStatement({ sql in try await sql.raw(statement).first().map(decode) }) {
+            return updated
+        }
+        try await database.read { sql in
+            guard try await fetch(change.id, sql) != nil else { throw StoreError.notFound("task", id: change.id) }
+            if let agentId { try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent") }
+        }
+        throw StoreError.conflict("The task changed while it was being updated; retry.")
+    }
+
+    /// Changes to distinct cards, none naming an agent, in one statement. A NULL in the VALUES row means
+    /// "leave the field alone" (those columns are NOT NULL); the assignment has its own flag, since
+    /// unassigning writes a NULL. Returns the updated cards by id; a missing id is simply absent.
+    static func applyTogether(_ changes: [TaskChange], _ database: Database) async throws -> [String: TaskCard] {
+        var rows = SQLQueryString("")
+        for (index, change) in changes.enumerated() {
+            let labels = change.labels.map { JSONDocument($0) }
+            rows = rows + (index == 0 ? "(" : ", (") + """
+                \(bind: change.id), \(bind: change.title), \(bind: change.description), \(bind: change.priority), \(bind: labels), \
+                \(bind: change.assignedAgentId != nil), \(bind: change.updatedAt))
+                """
+        }
+        // VALUES columns are named column1… on both backends; unassigning is the only assignment batched.
+        let statement: SQLQueryString = """
+            UPDATE tasks SET
+                title = COALESCE(v.column2, tasks.title),
+                description = COALESCE(v.column3, tasks.description),
+                priority = COALESCE(v.column4, tasks.priority),
+                labels = COALESCE(v.column5, tasks.labels),
+                assigned_agent_id = CASE WHEN v.column6 THEN NULL ELSE tasks.assigned_agent_id END,
+                updated_at = v.column7
+            FROM (VALUES \(rows)) AS v
+            WHERE tasks.id = v.column1
+            RETURNING \(columns)
+            """
+        let updated = try await database.writeStatement { sql in try await sql.raw(statement).all().map(decode) }
+        var byId: [String: TaskCard] = [:]
+        for card in updated { byId[card.id] = card }
+        return byId
+    }
+}
