@@ -113,7 +113,7 @@ struct ConcurrencyTests {
     }
 
     /// Updates at once, each naming a different field of the same cards, some for missing cards and some
-    /// repeated: they are batched, and no update loses another's field or reports a change it did not make.
+    /// repeated: on SQLite they are batched, and no update loses another's field or reports a change it did not make.
     @Test(arguments: TestBackend.allCases)
     func concurrentUpdatesAreBatchedAndLoseNoField(_ backend: TestBackend) async throws {
         try await TestSupport.withStore(backend) { store in
@@ -174,7 +174,9 @@ struct ConcurrencyTests {
                 #expect((100..<103).contains(card.priority))
                 #expect(card.position == index)
             }
-            #expect(store.database.taskUpdates.largestBatch.load(ordering: .relaxed) > 1, "no two updates were ever batched")
+            if store.database.dialect.hasSingleWriter {
+                #expect(store.database.taskUpdates.largestBatch.load(ordering: .relaxed) > 1, "no two updates were ever batched")
+            }
         }
     }
 

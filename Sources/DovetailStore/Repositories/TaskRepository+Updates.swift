@@ -13,8 +13,8 @@ struct TaskChange: Sendable {
 }
 
 extension TaskRepository {
-    /// Changes the fields the patch names (positions never change here, so no board lock). Concurrent
-    /// updates are batched into one `UPDATE … FROM (VALUES …)`: on SQLite every write queues for the single
+    /// Changes the fields the patch names (positions never change here, so no board lock). On SQLite,
+    /// concurrent updates are batched into one `UPDATE … FROM (VALUES …)`: every write queues for the single
     /// writer, and one statement for many cards costs one turn of it.
     public func update(_ id: String, _ patch: TaskPatch) async throws -> TaskCard {
         let change = TaskChange(
@@ -30,39 +30,48 @@ extension TaskRepository {
             // The named agent may be missing: such a change runs alone, to say so.
             return try await Self.applyOne(change, database)
         }
+        if !database.dialect.hasSingleWriter {
+            // PostgreSQL updates different cards side by side; a batch would only serialise them.
+            return try await Self.applyOne(change, database)
+        }
         let database = self.database
         return try await database.taskUpdates.submit(change, key: "tasks") { batch in
             await Self.apply(batch, database)
         }
     }
 
-    /// A batch of changes: each card's first change in one statement, any further change to the same card
-    /// (which one `UPDATE … FROM` could not apply in order) one by one afterwards.
+    /// A batch of changes, in rounds: the first change to each card in one statement, then the second
+    /// change to each card that has one, and so on — one `UPDATE … FROM` cannot apply two changes to a card
+    /// in order, and running repeats one by one cost a trip to the writer each.
     static func apply(_ changes: [TaskChange], _ database: Database) async -> [Result<TaskCard, any Error>] {
         var results = [Result<TaskCard, any Error>](repeating: .failure(StoreError(.internalFailure, "The card was not updated.")), count: changes.count)
-        var seen: Set<String> = []
-        var together: [Int] = []
-        var alone: [Int] = []
+        var occurrences: [String: Int] = [:]
+        var rounds: [[Int]] = []
         for index in changes.indices {
-            if seen.insert(changes[index].id).inserted { together.append(index) } else { alone.append(index) }
+            let round = occurrences[changes[index].id, default: 0]
+            occurrences[changes[index].id] = round + 1
+            if round == rounds.count { rounds.append([]) }
+            rounds[round].append(index)
         }
-        if together.count > 1 {
-            do {
-                let updated = try await applyTogether(together.map { changes[$0] }, database)
-                for index in together {
-                    let id = changes[index].id
-                    results[index] = updated[id].map { .success($0) } ?? .failure(StoreError.notFound("task", id: id))
+        for round in rounds {
+            if round.count > 1 {
+                do {
+                    let updated = try await applyTogether(round.map { changes[$0] }, database)
+                    for index in round {
+                        let id = changes[index].id
+                        results[index] = updated[id].map { .success($0) } ?? .failure(StoreError.notFound("task", id: id))
+                    }
+                    continue
+                } catch let error as StoreError where error.kind == .unavailable {
+                    for index in round { results[index] = .failure(error) }
+                    continue
+                } catch {
+                    // Something in one change failed the statement: apply them one by one, so only that one fails.
                 }
-            } catch let error as StoreError where error.kind == .unavailable {
-                for index in together { results[index] = .failure(error) }
-            } catch {
-                alone = together + alone
             }
-        } else {
-            alone = together + alone
-        }
-        for index in alone.sorted() {
-            do { results[index] = .success(try await applyOne(changes[index], database)) } catch { results[index] = .failure(error) }
+            for index in round {
+                do { results[index] = .success(try await applyOne(changes[index], database)) } catch { results[index] = .failure(error) }
+            }
         }
         return results
     }
