@@ -155,6 +155,13 @@ struct DBCopyCLITests {
             #expect(plain.status == 1)
             #expect(plain.stderr.contains("--resume"))
 
+            // Killed while full-text search was deferred: `db check` must not call the schema fine.
+            let checkArguments = ["db", "check", "--database-url", Self.urlString(target)]
+            let interrupted = try await cli.run(checkArguments)
+            #expect(interrupted.status == 1, "\(interrupted.all)")
+            #expect(interrupted.stdout.contains("full-text search index messages_search_idx on messages is missing"), "\(interrupted.all)")
+            #expect(interrupted.stdout.contains("db copy --resume"))
+
             let resumed = try await cli.run(arguments + ["--resume", "--json"])
             #expect(resumed.status == 0, "\(resumed.all)")
             let report = try JSONSerialization.jsonObject(with: Data(resumed.stdout.utf8)) as? [String: Any]
@@ -163,6 +170,10 @@ struct DBCopyCLITests {
             #expect(messages?["already_present"] as? Int == leftBehind)
             #expect(messages?["copied"] as? Int == total + 3 - leftBehind)
             #expect(try await Self.count(database, "messages") == total + 3)
+            // --resume built the search: the schema is the migrated one again, and search finds copied rows.
+            let checked = try await cli.run(checkArguments)
+            #expect(checked.status == 0, "\(checked.all)")
+            #expect(!(try await SearchRepository(database: database).search("lorem")).isEmpty)
             await database.shutdown()
         }
         #expect(try Self.digest(of: source.path) == sourceDigest, "the source file must not change")
