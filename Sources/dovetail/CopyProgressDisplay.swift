@@ -59,6 +59,10 @@ final class CopyProgressDisplay: Sendable {
     }
 
     static func describe(_ progress: CopyProgress) -> String {
+        let seconds = progress.elapsed / .seconds(1)
+        if progress.phase == .indexing {
+            return "built full-text search of \(progress.table) in " + String(format: "%.1f s", seconds)
+        }
         let verb: String
         switch (progress.phase, progress.isFinished) {
         case (.copying, false): verb = "copying"
@@ -67,9 +71,9 @@ final class CopyProgressDisplay: Sendable {
         case (.reading, true): verb = "read"
         case (.verifying, false): verb = "verifying"
         case (.verifying, true): verb = "verified"
+        case (.indexing, _): verb = "indexing"
         }
         let percent = progress.rowsTotal > 0 ? " (\(min(100, progress.rowsDone * 100 / progress.rowsTotal))%)" : ""
-        let seconds = progress.elapsed / .seconds(1)
         return "\(verb) \(progress.table): \(progress.rowsDone)/\(progress.rowsTotal) rows\(percent), "
             + String(format: "%.1f s, %.0f rows/s", seconds, progress.rowsPerSecond)
     }

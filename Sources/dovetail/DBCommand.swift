@@ -81,6 +81,12 @@ struct DB: AsyncParsableCommand {
                         print("UNKNOWN migration \(record.version) (\(record.name)) is applied but this dovetail does not know it")
                     }
                     for difference in check.schemaDifferences { print("SCHEMA \(difference)") }
+                    if check.schemaDifferences.contains(where: { $0.hasPrefix("full-text search") && $0.hasSuffix(" is missing") }) {
+                        print(
+                            "`dovetail db copy` into PostgreSQL builds full-text search after loading; a copy interrupted before then leaves it missing. "
+                                + "Finish the copy with `dovetail db copy --resume` (or start it over with --truncate): either builds it."
+                        )
+                    }
                     if !check.state.pending.isEmpty { print("\(check.state.pending.count) migration(s) pending; run `dovetail db migrate`.") }
                     if check.isClean { print("No drift: schema matches migrations 1…\(check.state.currentVersion).") }
                 }

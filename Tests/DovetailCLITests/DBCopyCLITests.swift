@@ -147,6 +147,18 @@ struct DBCopyCLITests {
             }
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "the copy must be killed mid-table, not finish first")
+            // A batch whose end the killed client had already sent is still committed by the server: count only
+            // once no COPY of the killed process is running any more.
+            for _ in 0..<200 {
+                let running = try await database.read { sql in
+                    try await sql.raw("""
+                        SELECT count(*) AS n FROM pg_stat_activity
+                        WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle' AND query ILIKE 'COPY%'
+                        """).first()?.decode(column: "n", as: Int.self) ?? 0
+                }
+                if running == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let leftBehind = try await Self.count(database, "messages")
             #expect(leftBehind >= copiedBeforeKill && leftBehind < total)
             #expect(leftBehind % 50 == 0, "only whole batches are committed")
@@ -154,6 +166,13 @@ struct DBCopyCLITests {
             let plain = try await cli.run(arguments)
             #expect(plain.status == 1)
             #expect(plain.stderr.contains("--resume"))
+
+            // Killed while full-text search was deferred: `db check` must not call the schema fine.
+            let checkArguments = ["db", "check", "--database-url", Self.urlString(target)]
+            let interrupted = try await cli.run(checkArguments)
+            #expect(interrupted.status == 1, "\(interrupted.all)")
+            #expect(interrupted.stdout.contains("full-text search index messages_search_idx on messages is missing"), "\(interrupted.all)")
+            #expect(interrupted.stdout.contains("db copy --resume"))
 
             let resumed = try await cli.run(arguments + ["--resume", "--json"])
             #expect(resumed.status == 0, "\(resumed.all)")
@@ -163,6 +182,10 @@ struct DBCopyCLITests {
             #expect(messages?["already_present"] as? Int == leftBehind)
             #expect(messages?["copied"] as? Int == total + 3 - leftBehind)
             #expect(try await Self.count(database, "messages") == total + 3)
+            // --resume built the search: the schema is the migrated one again, and search finds copied rows.
+            let checked = try await cli.run(checkArguments)
+            #expect(checked.status == 0, "\(checked.all)")
+            #expect(!(try await SearchRepository(database: database).search("lorem")).isEmpty)
             await database.shutdown()
         }
         #expect(try Self.digest(of: source.path) == sourceDigest, "the source file must not change")

@@ -87,6 +87,29 @@ struct MigrationTests {
         }
     }
 
+    /// Full-text search objects are outside the logical schema both dialects share, yet one that is missing (an
+    /// interrupted `db copy` leaves PostgreSQL's out until `--resume`) is drift, never a clean check.
+    @Test(arguments: TestBackend.allCases)
+    func missingSearchObjectsAreReported(_ backend: TestBackend) async throws {
+        try await TestSupport.withStore(backend) { store in
+            let expected = try await store.migrator.expectedSearchObjects()
+            #expect(try await store.migrator.liveSearchObjects() == expected)
+            let dropped = backend == .postgres ? "messages_search_idx" : "messages_fts_insert"
+            #expect(expected.contains { $0.name == dropped }, "\(expected)")
+            try await store.database.write { sql in
+                try await sql.raw(SQLQueryString(backend == .postgres ? "DROP INDEX \(dropped)" : "DROP TRIGGER \(dropped)")).run()
+            }
+            let check = try await store.migrator.check()
+            #expect(!check.isClean)
+            #expect(check.schemaDifferences.contains { $0.hasPrefix("full-text search") && $0.contains(dropped) && $0.hasSuffix("is missing") }, "\(check.schemaDifferences)")
+            if backend == .postgres {
+                // What `db copy` puts back is exactly what the migrations made.
+                try await store.database.createSearchObjects(expected.filter { $0.name == dropped })
+                #expect(try await store.migrator.check().isClean)
+            }
+        }
+    }
+
     @Test
     func databaseNewerThanBinaryIsRefused() async throws {
         try await TestSupport.withStore(.sqliteMemory) { store in

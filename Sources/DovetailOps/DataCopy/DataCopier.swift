@@ -94,22 +94,54 @@ public struct DataCopier: Sendable {
             if !resumeKeys.isEmpty { notes.append("resumed: rows already in the target were kept (\(resumeKeys.keys.sorted().joined(separator: ", ")))") }
         }
 
+        // Tables loaded from empty get their full-text search built in bulk after their rows are in; objects an
+        // interrupted copy left out are built again too.
+        let loadedFromEmpty = Set(plan.tables.map(\.name).filter { present[$0] == nil || restart.contains($0) })
+        let deferral = try await SearchDeferral.prepare(target: targetDatabase, migrations: toApply, loadedFromEmpty: loadedFromEmpty)
+        if let note = deferral.note { notes.append(note) }
+
         let batchSize = options.batchSize
         let frozenKeys = resumeKeys
-        var reports = try await sourceDatabase.withCopySnapshot { snapshot in
-            try await targetDatabase.withCopyWriter { writer in
-                var reports: [TableCopyReport] = []
-                for table in plan.tables {
-                    reports.append(
-                        try await Self.copyTable(
-                            table, from: snapshot, to: writer, resumeAfter: frozenKeys[table.name], batchSize: batchSize, progress: progress
+        let logger = self.logger
+        // Each table's search objects are built on a connection of their own while the next tables load.
+        let (loadedTables, loaded) = AsyncStream.makeStream(of: LoadEvent.self)
+        async let rebuilt: Void = Self.buildSearch(deferral, on: targetDatabase, asTablesLoad: loadedTables, progress: progress)
+        let loading: Result<[TableCopyReport], any Error>
+        do {
+            loading = .success(try await sourceDatabase.withCopySnapshot { snapshot in
+                try await targetDatabase.withCopyWriter { writer in
+                    var reports: [TableCopyReport] = []
+                    for table in plan.tables {
+                        reports.append(
+                            try await Self.copyTable(
+                                table, from: snapshot, to: writer, resumeAfter: frozenKeys[table.name], batchSize: batchSize, progress: progress
+                            )
                         )
-                    )
+                        loaded.yield(.loaded(table.name))
+                    }
+                    for table in plan.tables { try await writer.advanceSequences(table) }
+                    loaded.yield(.allLoaded)
+                    return reports
                 }
-                for table in plan.tables { try await writer.advanceSequences(table) }
-                return reports
-            }
+            })
+        } catch {
+            loading = .failure(error)
         }
+        loaded.finish()
+        let building: Result<Void, any Error>
+        do {
+            try await rebuilt
+            building = .success(())
+        } catch {
+            building = .failure(error)
+        }
+        if case .failure = loading, !deferral.isEmpty {
+            logger.warning(
+                "The copy stopped with full-text search of some tables not built yet; `dovetail db check` reports them missing until `db copy --resume` or `--truncate` builds them."
+            )
+        }
+        var reports = try loading.get()
+        try building.get()
 
         if options.verify {
             reports = try await verify(reports, plan: plan, source: sourceDatabase, target: targetDatabase, progress: progress)
@@ -180,6 +212,40 @@ public struct DataCopier: Sendable {
             table: table.name, rows: checksum.rows, copied: checksum.rows - kept, alreadyPresent: kept, seconds: seconds,
             verifySeconds: nil, sourceChecksum: checksum.hex, targetRows: nil, targetChecksum: nil, match: nil, firstDifference: nil
         )
+    }
+
+    /// What the loading side tells the search-building side.
+    enum LoadEvent: Sendable {
+        /// Every row of this table is in.
+        case loaded(String)
+        /// The load finished: objects of tables not named yet are built too.
+        case allLoaded
+    }
+
+    /// Builds the deferred search objects of each table as `loadedTables` reports it loaded, one table at a time
+    /// (the rest after `.allLoaded`). When the load fails, the stream ends without `.allLoaded` and the objects of
+    /// tables not fully loaded stay missing, for `--resume` to build after finishing them. Stops at the first failure.
+    static func buildSearch(
+        _ deferral: SearchDeferral, on target: Database, asTablesLoad loadedTables: AsyncStream<LoadEvent>,
+        progress: @escaping @Sendable (CopyProgress) -> Void
+    ) async throws {
+        var remaining = deferral.pending.keys.sorted()
+        func build(_ table: String) async throws {
+            guard let index = remaining.firstIndex(of: table) else { return }
+            remaining.remove(at: index)
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await target.createSearchObjects(deferral.objects(of: table))
+            progress(CopyProgress(phase: .indexing, table: table, rowsDone: 0, rowsTotal: 0, elapsed: start.duration(to: clock.now), isFinished: true))
+        }
+        for await event in loadedTables {
+            switch event {
+            case .loaded(let table):
+                try await build(table)
+            case .allLoaded:
+                for table in remaining { try await build(table) }
+            }
+        }
     }
 
     /// Reads the target back, table by table, and fills in its counts, checksums and the first differing key.

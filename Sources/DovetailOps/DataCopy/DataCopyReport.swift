@@ -40,6 +40,9 @@ public struct CopyProgress: Sendable {
         case reading
         /// The target is read back and checksummed.
         case verifying
+        /// A table's full-text search (deferred during the load) is being built; reported once, when done, as it
+        /// runs beside the copying of the next tables. Row counts are zero.
+        case indexing
     }
 
     public var phase: Phase

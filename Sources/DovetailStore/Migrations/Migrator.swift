@@ -127,9 +127,16 @@ public struct Migrator: Sendable {
     public func check() async throws -> SchemaCheck {
         let current = try await state()
         let appliedVersions = Set(current.applied.map(\.version))
-        let expected = try await expectedSchema(migrations.filter { appliedVersions.contains($0.version) })
+        let applied = migrations.filter { appliedVersions.contains($0.version) }
+        let (expected, expectedSearch) = try await inScratchSchema(applied) { dialect, sql in
+            (try await dialect.describeSchema(sql), try await dialect.describeSearchObjects(sql))
+        }
         let live = try await liveSchema()
-        return SchemaCheck(state: current, schemaDifferences: live.differences(from: expected))
+        let liveSearch = try await liveSearchObjects()
+        return SchemaCheck(
+            state: current,
+            schemaDifferences: live.differences(from: expected) + SearchObject.differences(live: liveSearch, expected: expectedSearch)
+        )
     }
 
     public func liveSchema() async throws -> SchemaDescription {
@@ -137,18 +144,35 @@ public struct Migrator: Sendable {
         return try await database.read { sql in try await dialect.describeSchema(sql) }
     }
 
+    /// The full-text search objects of the live schema (see `SearchObject`).
+    public func liveSearchObjects() async throws -> [SearchObject] {
+        let dialect = database.dialect
+        return try await database.read { sql in try await dialect.describeSearchObjects(sql) }
+    }
+
+    /// The full-text search objects `migrations` (by default all of this migrator's) create on an empty database.
+    public func expectedSearchObjects(_ migrations: [Migration]? = nil) async throws -> [SearchObject] {
+        try await inScratchSchema(migrations ?? self.migrations) { dialect, sql in try await dialect.describeSearchObjects(sql) }
+    }
+
     /// Runs `migrations` somewhere empty and describes the result: a scratch `:memory:` database on
     /// SQLite, a scratch schema inside a rolled-back transaction on PostgreSQL.
     public func expectedSchema(_ migrations: [Migration]? = nil) async throws -> SchemaDescription {
-        let chosen = migrations ?? self.migrations
-        let statements = ([Migrations.bookkeeping] + chosen).flatMap { $0.statements(for: database.dialect) }
+        try await inScratchSchema(migrations ?? self.migrations) { dialect, sql in try await dialect.describeSchema(sql) }
+    }
+
+    /// Runs `migrations` somewhere empty of this database's dialect and hands `describe` a session on the result.
+    private func inScratchSchema<T: Sendable>(
+        _ migrations: [Migration], _ describe: @escaping @Sendable (Dialect, any SQLDatabase) async throws -> T
+    ) async throws -> T {
+        let statements = ([Migrations.bookkeeping] + migrations).flatMap { $0.statements(for: database.dialect) }
         switch database.dialect {
         case .sqlite:
             let scratch = try await Database.open(.sqlite(.memory), logger: Logger(label: "dovetail.schema-check"))
             defer { Task { await scratch.shutdown() } }
             return try await scratch.withSession { sql in
                 for statement in statements { try await sql.raw(SQLQueryString(statement)).run() }
-                return try await Dialect.sqlite.describeSchema(sql)
+                return try await describe(.sqlite, sql)
             }
         case .postgres:
             let schema = "dovetail_expected_\(UUID().uuidString.prefix(8).lowercased())"
@@ -158,7 +182,7 @@ public struct Migrator: Sendable {
                     try await sql.raw("CREATE SCHEMA \(ident: schema)").run()
                     try await sql.raw("SET LOCAL search_path TO \(ident: schema)").run()
                     for statement in statements { try await sql.raw(SQLQueryString(statement)).run() }
-                    let description = try await Dialect.postgres.describeSchema(sql)
+                    let description = try await describe(.postgres, sql)
                     try await sql.raw("ROLLBACK").run()
                     return description
                 } catch {
