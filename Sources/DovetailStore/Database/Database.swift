@@ -13,7 +13,7 @@ public struct Database: Sendable {
     /// one store feeds the same batches.
     let taskAppends = BatchingQueue<TaskCard, Int>()
     /// Card updates, batched the same way (one queue: updates need no board lock).
-    let taskUpdates = BatchingQueue<TaskChange, TaskCard>()
+    let taskUpdates = BatchingQueue<TaskChange, TaskCard>(identity: { $0.id })
 
     public var dialect: Dialect { engine.dialect }
 

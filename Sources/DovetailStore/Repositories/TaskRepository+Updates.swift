@@ -42,7 +42,8 @@ extension TaskRepository {
 
     /// A batch of changes, in rounds: the first change to each card in one statement, then the second
     /// change to each card that has one, and so on — one `UPDATE … FROM` cannot apply two changes to a card
-    /// in order, and running repeats one by one cost a trip to the writer each.
+    /// in order. The queue already keeps a card's repeats for later batches (`identity`), so a batch is
+    /// normally one round; the rounds keep this function right for any batch it is given.
     static func apply(_ changes: [TaskChange], _ database: Database) async -> [Result<TaskCard, any Error>] {
         var results = [Result<TaskCard, any Error>](repeating: .failure(StoreError(.internalFailure, "The card was not updated.")), count: changes.count)
         var occurrences: [String: Int] = [:]

@@ -22,11 +22,14 @@ final class BatchingQueue<Job: Sendable, Output: Sendable>: Sendable {
 
     private let state = Mutex(State())
     let maximumBatch: Int
+    /// Jobs with the same identity never share a batch: a later one waits, in order, for the next batch.
+    private let identity: (@Sendable (Job) -> String)?
     /// The most jobs one batch has held; tests read it to know that batching really happened.
     let largestBatch = Atomic<Int>(0)
 
-    init(maximumBatch: Int = 100) {
+    init(maximumBatch: Int = 100, identity: (@Sendable (Job) -> String)? = nil) {
         self.maximumBatch = maximumBatch
+        self.identity = identity
     }
 
     /// Queues `job` under `key` and waits for its result. `run` gets a batch and returns one result per
@@ -45,9 +48,17 @@ final class BatchingQueue<Job: Sendable, Output: Sendable>: Sendable {
         while true {
             let batch = state.withLock { state -> [Pending] in
                 let queued = state.queues[key] ?? []
-                let batch = Array(queued.prefix(maximumBatch))
-                let rest = queued.dropFirst(batch.count)
-                if rest.isEmpty { state.queues[key] = nil } else { state.queues[key] = Array(rest) }
+                var batch: [Pending] = []
+                var rest: [Pending] = []
+                var identities: Set<String> = []
+                for pending in queued {
+                    if batch.count < maximumBatch, identity.map({ identities.insert($0(pending.job)).inserted }) ?? true {
+                        batch.append(pending)
+                    } else {
+                        rest.append(pending)
+                    }
+                }
+                state.queues[key] = rest.isEmpty ? nil : rest
                 if batch.isEmpty { state.leading.remove(key) }
                 return batch
             }
