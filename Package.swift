@@ -109,7 +109,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DovetailStoreTests",
-            dependencies: ["DovetailStore", "DovetailTesting"],
+            dependencies: ["DovetailStore", "DovetailTesting", .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

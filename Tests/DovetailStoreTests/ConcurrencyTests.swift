@@ -1,6 +1,7 @@
 @testable import DovetailStore
 import DovetailTesting
 import Foundation
+import SQLKit
 import Testing
 
 @Suite("Concurrent writers")
@@ -229,6 +230,81 @@ struct ConcurrencyTests {
             }
             let cards = try await second.tasks.list(projectId: project.id, PageRequest(limit: 500)).items
             #expect(cards.map(\.position) == Array(0..<40))
+        }
+    }
+
+    /// Two server processes on one PostgreSQL database (two stores, two pools) adding and moving cards on
+    /// one board at once: the single-statement append must notice the other process's board changes, so
+    /// every column stays numbered 0…n-1 with no card lost or repeated.
+    @Test
+    func twoStoresOnOnePostgreSQLBoardKeepColumnsDense() async throws {
+        try await TestSupport.withDatabaseURL(.postgres) { url in
+            let first = try await Store.open(url, logger: TestSupport.logger)
+            let second = try await Store.open(url, logger: TestSupport.logger)
+            defer { Task { await first.shutdown(); await second.shutdown() } }
+            try await first.migrator.migrate(logger: TestSupport.logger)
+            let project = try await first.projects.create(NewProject(name: "Shared board"))
+            var movers: [String] = []
+            for index in 0..<8 { movers.append(try await first.tasks.create(NewTask(projectId: project.id, title: "m\(index)", column: .todo)).id) }
+            let moverIDs = movers
+            let created = try await withThrowingTaskGroup(of: [String].self) { group in
+                for writer in 0..<160 {
+                    let store = writer.isMultiple(of: 2) ? first : second
+                    group.addTask {
+                        let column: BoardColumn = writer.isMultiple(of: 3) ? .todo : .backlog
+                        return [try await store.tasks.create(NewTask(projectId: project.id, title: "c\(writer)", column: column)).id]
+                    }
+                }
+                for mover in 0..<6 {
+                    let store = mover.isMultiple(of: 2) ? second : first
+                    group.addTask {
+                        for step in 0..<6 {
+                            let column: BoardColumn = (mover + step).isMultiple(of: 2) ? .backlog : .todo
+                            _ = try await store.tasks.move(moverIDs[(mover * 5 + step) % 7], to: column, position: step % 3)
+                        }
+                        if mover == 0 { try await store.tasks.delete(moverIDs[7]) }
+                        return []
+                    }
+                }
+                return try await group.reduce([], +)
+            }
+            var seen: [String] = []
+            for column in BoardColumn.allCases {
+                let cards = try await second.tasks.list(projectId: project.id, column: column, PageRequest(limit: 500)).items
+                #expect(cards.map(\.position) == Array(0..<cards.count), "column \(column.rawValue) is not dense: \(cards.map(\.position))")
+                seen += cards.map(\.id)
+            }
+            #expect(Set(seen) == Set(created + moverIDs.dropLast()))
+            #expect(seen.count == created.count + moverIDs.count - 1)
+        }
+    }
+
+    /// A card appended while another transaction holds the board and takes a card out of that column:
+    /// the append's statement started before that change committed, so what it read of the column is
+    /// stale; it must notice (the board row's version changed) and append after the column as committed.
+    @Test
+    func appendNoticesABoardChangeCommittedWhileItWaited() async throws {
+        try await TestSupport.withStore(.postgres) { store in
+            let project = try await store.projects.create(NewProject(name: "Stale"))
+            var backlog: [String] = []
+            for index in 0..<5 { backlog.append(try await store.tasks.create(NewTask(projectId: project.id, title: "b\(index)")).id) }
+            let leaving = backlog[0]
+            let projectId = project.id
+            let change = Task {
+                try await store.database.write { sql in
+                    try await TaskRepository.lockBoard(projectId, sql, .postgres)
+                    try await sql.raw("UPDATE tasks SET board_column = 'todo', position = 0 WHERE id = \(bind: leaving)").run()
+                    try await TaskRepository.shift(projectId, .backlog, from: 1, through: nil, by: -1, sql)
+                    try await Task.sleep(for: .milliseconds(600))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let late = try await store.tasks.create(NewTask(projectId: project.id, title: "late"))
+            try await change.value
+            #expect(late.position == 4)
+            let cards = try await store.tasks.list(projectId: project.id, column: .backlog, PageRequest(limit: 50)).items
+            #expect(cards.map(\.position) == Array(0..<5))
+            #expect(cards.last?.id == late.id)
         }
     }
 }

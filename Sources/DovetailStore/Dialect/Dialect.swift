@@ -17,11 +17,9 @@ public enum Dialect: String, Sendable, CaseIterable {
         }
     }
 
-    /// Serialises writers of one logical resource (a project's board, a session's sequence).
-    /// PostgreSQL takes a row lock; SQLite already has a single writer, so the plain read suffices.
     /// SQLite runs one write at a time, so a single statement sees a board no other writer can change
-    /// under it; PostgreSQL needs the project's row lock, taken in a statement of its own (a statement's
-    /// snapshot is taken before it waits for a lock, so it could not read the board after the wait).
+    /// under it. On PostgreSQL a statement's snapshot is taken before it waits for a lock, so a statement
+    /// that waited for a board cannot trust what it read of it (see `TaskRepository.appendTogether`).
     var hasSingleWriter: Bool {
         switch self {
         case .sqlite: true
@@ -29,10 +27,14 @@ public enum Dialect: String, Sendable, CaseIterable {
         }
     }
 
-    func lockingSuffix() -> SQLQueryString {
+    /// Takes a project's board for the rest of the write transaction; returns a row when the project exists.
+    /// SQLite's single writer already serialises boards, so a read suffices. PostgreSQL writes the row (a
+    /// no-op, HOT update) rather than only locking it: the new row version is how a single-statement
+    /// append that started before this change learns that its snapshot of the board is out of date.
+    func lockBoardStatement(_ projectId: String) -> SQLQueryString {
         switch self {
-        case .sqlite: ""
-        case .postgres: " FOR UPDATE"
+        case .sqlite: "SELECT id FROM projects WHERE id = \(bind: projectId)"
+        case .postgres: "UPDATE projects SET id = id WHERE id = \(bind: projectId) RETURNING id"
         }
     }
 

@@ -141,8 +141,10 @@ public struct TaskRepository: Sendable {
     public func delete(_ id: String) async throws {
         let dialect = database.dialect
         try await database.write { sql in
+            guard let found = try await Self.fetch(id, sql) else { throw StoreError.notFound("task", id: id) }
+            try await Self.lockBoard(found.projectId, sql, dialect)
+            // Re-read under the lock: a move that committed while this waited may have changed its position.
             guard let task = try await Self.fetch(id, sql) else { throw StoreError.notFound("task", id: id) }
-            try await Self.lockBoard(task.projectId, sql, dialect)
             try await sql.raw("DELETE FROM tasks WHERE id = \(bind: id)").run()
             try await Self.shift(task.projectId, task.column, from: task.position + 1, through: nil, by: -1, sql)
         }
@@ -155,7 +157,7 @@ public struct TaskRepository: Sendable {
     }
 
     static func lockBoard(_ projectId: String, _ sql: any SQLDatabase, _ dialect: Dialect) async throws {
-        let found = try await sql.raw("SELECT id FROM projects WHERE id = \(bind: projectId)\(dialect.lockingSuffix())").first() != nil
+        let found = try await sql.raw(dialect.lockBoardStatement(projectId)).first() != nil
         guard found else { throw StoreError.invalid("No project with id '\(projectId)' exists.", field: "project_id") }
     }
 
@@ -165,7 +167,7 @@ public struct TaskRepository: Sendable {
     static func append(_ tasks: [TaskCard], _ database: Database) async -> [Result<Int, any Error>] {
         var results = [Result<Int, any Error>](repeating: .failure(StoreError(.internalFailure, "The card was not added.")), count: tasks.count)
         let unassigned = tasks.indices.filter { tasks[$0].assignedAgentId == nil }
-        if unassigned.count > 1 {
+        if !unassigned.isEmpty {
             do {
                 let positions = try await appendTogether(unassigned.map { tasks[$0] }, database)
                 for index in unassigned {
@@ -181,8 +183,6 @@ public struct TaskRepository: Sendable {
                 // Something in one card failed the statement: add them one by one, so only that card fails.
                 for index in unassigned { results[index] = await outcome { try await appendOne(tasks[index], database) } }
             }
-        } else {
-            for index in unassigned { results[index] = await outcome { try await appendOne(tasks[index], database) } }
         }
         for index in tasks.indices where tasks[index].assignedAgentId != nil {
             results[index] = await outcome { try await appendOne(tasks[index], database) }
@@ -245,13 +245,35 @@ public struct TaskRepository: Sendable {
             RETURNING id, position
             """
         let dialect = database.dialect
-        let rowsBack: [any SQLRow]
+        var rowsBack: [any SQLRow]
         if dialect.hasSingleWriter {
             rowsBack = try await database.writeStatement { sql in try await sql.raw(insert).all() }
         } else {
-            rowsBack = try await database.write { sql in
-                try await lockBoard(projectId, sql, dialect)
-                return try await sql.raw(insert).all()
+            // One round trip instead of four (BEGIN, board lock, insert, COMMIT): take the board in the same
+            // statement, but only if its row is still the version this statement's snapshot sees. Every board
+            // change writes that row first (`lockBoardStatement`), so if one committed after the snapshot was
+            // taken — even while this statement waited for the row — PostgreSQL re-checks the condition on the
+            // new version, it fails, and nothing is inserted. Then, or when the project does not exist, the
+            // transaction below does it the plain way.
+            let optimistic: SQLQueryString = """
+                WITH board AS (
+                    UPDATE projects SET id = id
+                    WHERE id = \(bind: projectId) AND xmin = (SELECT p.xmin FROM projects p WHERE p.id = \(bind: projectId))
+                    RETURNING id
+                )
+                INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, created_at, updated_at)
+                SELECT v.column1, board.id, v.column2, v.column3, v.column4,
+                       (SELECT COALESCE(MAX(t.position), -1) FROM tasks t WHERE t.project_id = \(bind: projectId) AND t.board_column = v.column4) + v.column9,
+                       v.column5, v.column6, v.column7, v.column8
+                FROM (VALUES \(rows)) AS v, board
+                RETURNING id, position
+                """
+            rowsBack = try await database.writeStatement { sql in try await sql.raw(optimistic).all() }
+            if rowsBack.isEmpty {
+                rowsBack = try await database.write { sql in
+                    try await lockBoard(projectId, sql, dialect)
+                    return try await sql.raw(insert).all()
+                }
             }
         }
         var positions: [String: Int] = [:]
