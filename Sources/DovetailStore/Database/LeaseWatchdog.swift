@@ -35,13 +35,18 @@ final class LeaseWatchdog: Sendable {
         let granted: @Sendable () -> Void = { [self] in
             _ = state.withLock { $0.waiting.removeValue(forKey: id) }
         }
-        let task = Task { try await lease(granted) }
+        // Registered before the lease starts: with `Task.immediate` the lease may be granted before
+        // `Task.immediate` even returns, and `granted` must find the registration to remove.
+        let canceller = Canceller()
         let startLoop = state.withLock { state -> Bool in
-            state.waiting[id] = Waiting(deadline: .now + timeout, cancel: { task.cancel() })
+            state.waiting[id] = Waiting(deadline: .now + timeout, cancel: { canceller.cancel() })
             defer { state.loopRunning = true }
             return !state.loopRunning
         }
         if startLoop { Task { await self.loop() } }
+        // `immediate`: the lease starts on this thread instead of waiting for a turn on the executor.
+        let task = Task.immediate { try await lease(granted) }
+        canceller.attach { task.cancel() }
         do {
             let value = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
             forget(id)
@@ -78,5 +83,26 @@ final class LeaseWatchdog: Sendable {
             for cancel in overdue { cancel() }
             if !keepRunning { return }
         }
+    }
+}
+
+/// Cancels a task that may not exist yet: a cancellation asked for before `attach` runs at `attach`.
+private final class Canceller: Sendable {
+    private let state = Mutex<(cancel: (@Sendable () -> Void)?, requested: Bool)>((nil, false))
+
+    func cancel() {
+        let cancel = state.withLock { state -> (@Sendable () -> Void)? in
+            state.requested = true
+            return state.cancel
+        }
+        cancel?()
+    }
+
+    func attach(_ cancel: @escaping @Sendable () -> Void) {
+        let requested = state.withLock { state -> Bool in
+            state.cancel = cancel
+            return state.requested
+        }
+        if requested { cancel() }
     }
 }
