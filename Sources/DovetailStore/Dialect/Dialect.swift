@@ -38,6 +38,22 @@ public enum Dialect: String, Sendable, CaseIterable {
         }
     }
 
+    /// A statement yielding the project's id when this statement may append to its board, for a `WITH board AS
+    /// (…)` in front of an append. SQLite: whenever the project exists (its single writer is the lock). PostgreSQL:
+    /// takes the board row, but only if the row is still the version this statement's snapshot sees. Every board
+    /// change writes that row first (`lockBoardStatement`), so if one committed after the snapshot was taken —
+    /// even while this statement waited for the row — PostgreSQL re-checks the condition on the new version, it
+    /// fails, and the append inserts nothing; run again after `lockBoardStatement` in the same transaction (which
+    /// makes the row this transaction's own version), it always succeeds for an existing project.
+    func boardForAppend(_ projectId: String) -> SQLQueryString {
+        switch self {
+        case .sqlite:
+            "SELECT id FROM projects WHERE id = \(bind: projectId)"
+        case .postgres:
+            "UPDATE projects SET id = id WHERE id = \(bind: projectId) AND xmin = (SELECT p.xmin FROM projects p WHERE p.id = \(bind: projectId)) RETURNING id"
+        }
+    }
+
     /// Makes concurrent `migrate` runs from several processes apply each migration once.
     /// SQLite needs nothing more than `BEGIN IMMEDIATE`; PostgreSQL takes a transaction-scoped
     /// advisory lock that the commit releases.

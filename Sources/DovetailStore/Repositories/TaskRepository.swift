@@ -194,23 +194,9 @@ public struct TaskRepository: Sendable {
         do { return .success(try await body()) } catch { return .failure(error) }
     }
 
-    /// One card, one statement (inside the board lock on PostgreSQL).
+    /// One card; when nothing was inserted, says whether the project or the assigned agent is missing.
     static func appendOne(_ task: TaskCard, _ database: Database) async throws -> Int {
-        let insert = insertAtEndOfColumn(task)
-        let dialect = database.dialect
-        let inserted: Int?
-        if dialect.hasSingleWriter {
-            inserted = try await database.writeStatement { sql in
-                try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
-            }
-        } else {
-            inserted = try await database.write { sql in
-                try await lockBoard(task.projectId, sql, dialect)
-                return try await sql.raw(insert).first()?.decode(column: "position", as: Int.self)
-            }
-        }
-        if let inserted { return inserted }
-        // Nothing inserted: the project or the assigned agent is missing; say which.
+        if let position = try await appendTogether([task], database)[task.id] { return position }
         try await database.read { sql in
             try await sql.requireRow(in: "projects", id: task.projectId, field: "project_id", what: "project")
             if let agentId = task.assignedAgentId {
@@ -220,9 +206,12 @@ public struct TaskRepository: Sendable {
         throw StoreError.conflict("The task could not be added to its column; retry.")
     }
 
-    /// Cards of one project, none naming an agent, in one `INSERT … SELECT … FROM (VALUES …)`: each
-    /// gets its column's end as the statement found it plus its rank among the batch's cards for that
-    /// column. Returns position by card id; empty when the project does not exist.
+    /// Cards of one project in one `WITH board AS (…) INSERT … SELECT … FROM (VALUES …)`: each gets its
+    /// column's end as the statement found it (read from one end of `tasks_board_position_key`) plus its rank
+    /// among the batch's cards for that column. A card naming an agent that does not exist is skipped, so such
+    /// cards come alone. One statement, no transaction, when `Dialect.boardForAppend` grants the board; else (a
+    /// board change committed meanwhile, or no such project) again inside the board lock. Returns position by
+    /// card id; empty when the project does not exist.
     static func appendTogether(_ tasks: [TaskCard], _ database: Database) async throws -> [String: Int] {
         let projectId = tasks[0].projectId
         var ranks: [BoardColumn: Int] = [:]
@@ -231,49 +220,27 @@ public struct TaskRepository: Sendable {
             ranks[task.column, default: 0] += 1
             rows = rows + (index == 0 ? "(" : ", (") + """
                 \(bind: task.id), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue), \(bind: task.priority), \
-                \(bind: JSONDocument(task.labels)), \(bind: task.createdAt), \(bind: task.updatedAt), \(bind: ranks[task.column] ?? 1))
+                \(bind: JSONDocument(task.labels)), \(bind: task.createdAt), \(bind: task.updatedAt), \(bind: ranks[task.column] ?? 1), \
+                \(bind: task.assignedAgentId))
                 """
         }
+        let dialect = database.dialect
         // VALUES columns are named column1… on both backends.
         let insert: SQLQueryString = """
-            INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, created_at, updated_at)
-            SELECT v.column1, \(bind: projectId), v.column2, v.column3, v.column4,
+            WITH board AS (\(dialect.boardForAppend(projectId)))
+            INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, created_at, updated_at, assigned_agent_id)
+            SELECT v.column1, board.id, v.column2, v.column3, v.column4,
                    (SELECT COALESCE(MAX(t.position), -1) FROM tasks t WHERE t.project_id = \(bind: projectId) AND t.board_column = v.column4) + v.column9,
-                   v.column5, v.column6, v.column7, v.column8
-            FROM (VALUES \(rows)) AS v
-            WHERE EXISTS (SELECT 1 FROM projects WHERE id = \(bind: projectId))
+                   v.column5, v.column6, v.column7, v.column8, v.column10
+            FROM (VALUES \(rows)) AS v, board
+            WHERE v.column10 IS NULL OR EXISTS (SELECT 1 FROM agents a WHERE a.id = v.column10)
             RETURNING id, position
             """
-        let dialect = database.dialect
-        var rowsBack: [any SQLRow]
-        if dialect.hasSingleWriter {
-            rowsBack = try await database.writeStatement { sql in try await sql.raw(insert).all() }
-        } else {
-            // One round trip instead of four (BEGIN, board lock, insert, COMMIT): take the board in the same
-            // statement, but only if its row is still the version this statement's snapshot sees. Every board
-            // change writes that row first (`lockBoardStatement`), so if one committed after the snapshot was
-            // taken — even while this statement waited for the row — PostgreSQL re-checks the condition on the
-            // new version, it fails, and nothing is inserted. Then, or when the project does not exist, the
-            // transaction below does it the plain way.
-            let optimistic: SQLQueryString = """
-                WITH board AS (
-                    UPDATE projects SET id = id
-                    WHERE id = \(bind: projectId) AND xmin = (SELECT p.xmin FROM projects p WHERE p.id = \(bind: projectId))
-                    RETURNING id
-                )
-                INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, created_at, updated_at)
-                SELECT v.column1, board.id, v.column2, v.column3, v.column4,
-                       (SELECT COALESCE(MAX(t.position), -1) FROM tasks t WHERE t.project_id = \(bind: projectId) AND t.board_column = v.column4) + v.column9,
-                       v.column5, v.column6, v.column7, v.column8
-                FROM (VALUES \(rows)) AS v, board
-                RETURNING id, position
-                """
-            rowsBack = try await database.writeStatement { sql in try await sql.raw(optimistic).all() }
-            if rowsBack.isEmpty {
-                rowsBack = try await database.write { sql in
-                    try await lockBoard(projectId, sql, dialect)
-                    return try await sql.raw(insert).all()
-                }
+        var rowsBack = try await database.writeStatement { sql in try await sql.raw(insert).all() }
+        if rowsBack.isEmpty && !dialect.hasSingleWriter {
+            rowsBack = try await database.write { sql in
+                try await lockBoard(projectId, sql, dialect)
+                return try await sql.raw(insert).all()
             }
         }
         var positions: [String: Int] = [:]
@@ -281,23 +248,6 @@ public struct TaskRepository: Sendable {
             positions[try row.decode(column: "id", as: String.self)] = try row.decode(column: "position", as: Int.self)
         }
         return positions
-    }
-
-    /// One statement that appends `task` after its column's last card — the column's end is read from
-    /// one end of `tasks_board_position_key` — and inserts nothing when the project (or the assigned
-    /// agent) does not exist. Returns the position it got.
-    static func insertAtEndOfColumn(_ task: TaskCard) -> SQLQueryString {
-        var query: SQLQueryString = """
-            INSERT INTO tasks (id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at)
-            SELECT \(bind: task.id), \(bind: task.projectId), \(bind: task.title), \(bind: task.description), \(bind: task.column.rawValue),
-                   (SELECT COALESCE(MAX(position), -1) + 1 FROM tasks WHERE project_id = \(bind: task.projectId) AND board_column = \(bind: task.column.rawValue)),
-                   \(bind: task.priority), \(bind: JSONDocument(task.labels)), \(bind: task.assignedAgentId), \(bind: task.createdAt), \(bind: task.updatedAt)
-            WHERE EXISTS (SELECT 1 FROM projects WHERE id = \(bind: task.projectId))
-            """
-        if let agentId = task.assignedAgentId {
-            query = query + " AND EXISTS (SELECT 1 FROM agents WHERE id = \(bind: agentId))"
-        }
-        return query + " RETURNING position"
     }
 
     static func count(_ projectId: String, _ column: BoardColumn, _ sql: any SQLDatabase) async throws -> Int {
