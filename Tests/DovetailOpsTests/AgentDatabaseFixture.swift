@@ -104,6 +104,17 @@ struct AgentDatabaseFixture {
         return try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...1_000_000), logger: logger)
     }
 
+    /// Connects as the agent, creates a table (the agent owns its database's public schema), writes and reads a row.
+    static func writeAndRead(url: String) async throws {
+        let connection = try await connect(url: url)
+        defer { Task { try? await connection.close() } }
+        try await connection.query("CREATE TABLE IF NOT EXISTS notes (note text)", logger: logger)
+        try await connection.query("INSERT INTO notes VALUES ('hello')", logger: logger)
+        var count = 0
+        for try await _ in try await connection.query("SELECT note FROM notes", logger: logger) { count += 1 }
+        #expect(count >= 1)
+    }
+
     /// Connects with an agent's `DATABASE_URL` exactly as handed to it (percent-encoded), optionally to another database.
     static func connect(url: String, database: String? = nil) async throws -> PostgresConnection {
         guard case .postgres(var info) = try DatabaseURL(parsing: url) else { throw AgentDatabaseError(.configuration, "not a PostgreSQL URL") }

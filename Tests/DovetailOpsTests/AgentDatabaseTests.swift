@@ -111,7 +111,7 @@ struct AgentDatabaseTests {
             let outcome = try await fixture.deployer(configuration).deploy(agent.id, logger: fixture.logger)
             let database = try #require(outcome.database)
             #expect(database.name == "\(fixture.namespace)_\(AgentDatabaseName.sanitise(agent.id))_agent")
-            try await writeAndRead(url: database.url)
+            try await AgentDatabaseFixture.writeAndRead(url: database.url)
         }
     }
 
@@ -130,7 +130,7 @@ struct AgentDatabaseTests {
             #expect(first.agent.status == .deployed && first.agent.databaseName == firstDatabase.name && first.agent.databaseBackend == "postgres")
             #expect(try await fixture.namespaceDatabases() == [firstDatabase.name, secondDatabase.name].sorted())
             #expect(!firstDatabase.redactedURL.contains(String(firstDatabase.url.split(separator: ":")[2].split(separator: "@")[0])))
-            try await writeAndRead(url: firstDatabase.url)
+            try await AgentDatabaseFixture.writeAndRead(url: firstDatabase.url)
             let owner = try await fixture.superuserStrings(
                 "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1", firstDatabase.name
             )
@@ -150,7 +150,7 @@ struct AgentDatabaseTests {
             let deployer = fixture.deployer(try fixture.byoConfiguration())
             let agent = try await fixture.makeAgent()
             let first = try #require(try await deployer.deploy(agent.id, logger: fixture.logger).database)
-            try await writeAndRead(url: first.url)
+            try await AgentDatabaseFixture.writeAndRead(url: first.url)
             _ = try await deployer.undeploy(agent.id, logger: fixture.logger)
             let second = try #require(try await deployer.deploy(agent.id, logger: fixture.logger).database)
             #expect(second.name == first.name)
@@ -295,7 +295,7 @@ struct AgentDatabaseTests {
             #expect(info.password == password)
             #expect(try String(contentsOfFile: output, encoding: .utf8) == database.url)
             #expect(!database.redactedURL.contains("p%40ss"))
-            try await writeAndRead(url: database.url)
+            try await AgentDatabaseFixture.writeAndRead(url: database.url)
         }
     }
 
@@ -318,7 +318,7 @@ struct AgentDatabaseTests {
                 return try await group.reduce(into: [String]()) { $0.append($1) }
             }
             #expect(Set(twins).count == 1)
-            try await writeAndRead(url: twins[0])
+            try await AgentDatabaseFixture.writeAndRead(url: twins[0])
         }
     }
 
@@ -329,7 +329,7 @@ struct AgentDatabaseTests {
             let deployer = fixture.deployer(try fixture.byoConfiguration())
             let a = try #require(try await deployer.deploy(try await fixture.makeAgent("a").id, logger: fixture.logger).database)
             let b = try #require(try await deployer.deploy(try await fixture.makeAgent("b").id, logger: fixture.logger).database)
-            try await writeAndRead(url: b.url)
+            try await AgentDatabaseFixture.writeAndRead(url: b.url)
             #expect(a.url != b.url)  // per-agent passwords
 
             let intrusion = await #expect(throws: (any Error).self) { try await AgentDatabaseFixture.connect(url: a.url, database: b.name) }
@@ -359,21 +359,10 @@ struct AgentDatabaseTests {
             #expect(first.name != second.name)
             #expect(try await fixture.databaseExists(first.name))
             #expect(try await fixture.databaseExists(second.name))
-            try await writeAndRead(url: first.url)
+            try await AgentDatabaseFixture.writeAndRead(url: first.url)
             #expect(try await provisioner.locate(agentId: long + "A", logger: fixture.logger).name == first.name)
             #expect(try await provisioner.drop(agentId: long + "A", logger: fixture.logger))
         }
-    }
-
-    /// Connects as the agent, creates a table (the agent owns its database's public schema), writes and reads a row.
-    func writeAndRead(url: String) async throws {
-        let connection = try await AgentDatabaseFixture.connect(url: url)
-        defer { Task { try? await connection.close() } }
-        try await connection.query("CREATE TABLE IF NOT EXISTS notes (note text)", logger: AgentDatabaseFixture.logger)
-        try await connection.query("INSERT INTO notes VALUES ('hello')", logger: AgentDatabaseFixture.logger)
-        var count = 0
-        for try await _ in try await connection.query("SELECT note FROM notes", logger: AgentDatabaseFixture.logger) { count += 1 }
-        #expect(count >= 1)
     }
 }
 

@@ -42,7 +42,7 @@ struct AgentSpareDatabaseTests {
             #expect(try await fixture.spareDatabases().count == 2)
 
             // The same agent-visible behaviour as the CREATE DATABASE path.
-            try await writeAndRead(url: database.url)
+            try await AgentDatabaseFixture.writeAndRead(url: database.url)
             let other = try #require(
                 try await fixture.deployer(try fixture.byoConfiguration(["AGENT_DB_SPARE_DATABASES": "0"]))
                     .deploy(try await fixture.makeAgent("created").id, logger: fixture.logger).database
@@ -81,7 +81,7 @@ struct AgentSpareDatabaseTests {
             #expect(databases.filter(\.fromSpare).count == 3)
             #expect(try await fixture.namespaceDatabases() == databases.map(\.name).sorted())
             #expect(try await fixture.spareDatabases().isEmpty)
-            for database in databases { try await writeAndRead(url: database.url) }
+            for database in databases { try await AgentDatabaseFixture.writeAndRead(url: database.url) }
 
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<5 { group.addTask { try await configuration.makeProvisioner().refillSpares(logger: fixture.logger) } }
@@ -167,7 +167,7 @@ struct AgentSpareDatabaseTests {
             #expect(try await !fixture.spareDatabases().contains(database.name))
             for index in 0..<3 { _ = try await provisioner.provision(agentId: "next-\(index)", logger: fixture.logger) }
             #expect(try await fixture.databaseExists(database.name))
-            try await writeAndRead(url: database.url)
+            try await AgentDatabaseFixture.writeAndRead(url: database.url)
         }
     }
 
@@ -192,16 +192,5 @@ struct AgentSpareDatabaseTests {
         )
         for try await row in rows.decode(String.self) { state.append(anonymised(row)) }
         return state
-    }
-
-    /// Connects as the agent, creates a table, writes and reads a row.
-    func writeAndRead(url: String) async throws {
-        let connection = try await AgentDatabaseFixture.connect(url: url)
-        defer { Task { try? await connection.close() } }
-        try await connection.query("CREATE TABLE IF NOT EXISTS notes (note text)", logger: AgentDatabaseFixture.logger)
-        try await connection.query("INSERT INTO notes VALUES ('hello')", logger: AgentDatabaseFixture.logger)
-        var count = 0
-        for try await _ in try await connection.query("SELECT note FROM notes", logger: AgentDatabaseFixture.logger) { count += 1 }
-        #expect(count >= 1)
     }
 }
