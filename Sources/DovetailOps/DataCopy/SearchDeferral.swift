@@ -30,7 +30,7 @@ struct SearchDeferral: Sendable {
     /// `loadedFromEmpty` and remembers them, with any already missing (an interrupted copy's), for `restore`.
     static func prepare(target: Database, migrations: [Migration], loadedFromEmpty: Set<String>) async throws -> SearchDeferral {
         var deferral = SearchDeferral()
-        guard target.dialect == .postgres else { return deferral }
+        guard target.dialect.rebuildsSearchObjectsInBulk else { return deferral }
         let migrator = Migrator(database: target, migrations: migrations)
         let expected: [SearchObject]
         do {
@@ -43,7 +43,7 @@ struct SearchDeferral: Sendable {
         let live = try await migrator.liveSearchObjects()
         var toDrop: [SearchObject] = []
         for object in expected {
-            if !live.contains(where: { $0.kind == object.kind && $0.table == object.table && $0.name == object.name }) {
+            if !live.contains(where: { $0.isSameObject(as: object) }) {
                 deferral.pending[object.table, default: []].append(object)
             } else if live.contains(object), deferredKinds.contains(object.kind), loadedFromEmpty.contains(object.table) {
                 toDrop.append(object)

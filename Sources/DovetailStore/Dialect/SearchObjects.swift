@@ -43,6 +43,11 @@ public struct SearchObject: Sendable, Equatable, Hashable, CustomStringConvertib
 
     public var description: String { "\(kind.rawValue) \(kind == .generatedColumn ? "\(table).\(name)" : name)" }
 
+    /// The same object (kind, table and name), whatever its definition.
+    public func isSameObject(as other: SearchObject) -> Bool {
+        kind == other.kind && table == other.table && name == other.name
+    }
+
     /// The statement that creates the object again exactly as described (PostgreSQL columns and indexes only).
     public var createStatement: String {
         switch kind {
@@ -65,7 +70,7 @@ public struct SearchObject: Sendable, Equatable, Hashable, CustomStringConvertib
     public static func differences(live: [SearchObject], expected: [SearchObject]) -> [String] {
         var result: [String] = []
         for object in expected {
-            guard let found = live.first(where: { $0.kind == object.kind && $0.table == object.table && $0.name == object.name }) else {
+            guard let found = live.first(where: { $0.isSameObject(as: object) }) else {
                 result.append("full-text search \(object) on \(object.table) is missing")
                 continue
             }
@@ -73,7 +78,7 @@ public struct SearchObject: Sendable, Equatable, Hashable, CustomStringConvertib
                 result.append("full-text search \(object) on \(object.table) is \(found.definition), expected \(object.definition)")
             }
         }
-        for object in live where !expected.contains(where: { $0.kind == object.kind && $0.table == object.table && $0.name == object.name }) {
+        for object in live where !expected.contains(where: { $0.isSameObject(as: object) }) {
             result.append("full-text search \(object) on \(object.table) is not described by any migration")
         }
         return result
@@ -81,6 +86,25 @@ public struct SearchObject: Sendable, Equatable, Hashable, CustomStringConvertib
 }
 
 extension Dialect {
+    /// Whether search objects can be dropped and built again in bulk by `db copy` (PostgreSQL's generated columns
+    /// and GIN indexes); SQLite's FTS5 tables are filled by triggers and kept as they are.
+    public var rebuildsSearchObjectsInBulk: Bool {
+        switch self {
+        case .sqlite: false
+        case .postgres: true
+        }
+    }
+
+    /// Session settings, local to the transaction, for dropping and building search objects: no statement
+    /// timeout, as building over a large table may take minutes, and memory enough to build a GIN index in one
+    /// go (the default 64 MB makes a large build flush and merge many times).
+    var searchObjectBuildSettings: [String] {
+        switch self {
+        case .sqlite: []
+        case .postgres: ["SET LOCAL statement_timeout = 0", "SET LOCAL maintenance_work_mem = '256MB'"]
+        }
+    }
+
     /// Reads the live search objects of the current database (PostgreSQL: the current schema), in creation order
     /// (columns before the indexes over them), then by table and name.
     func describeSearchObjects(_ database: any SQLDatabase) async throws -> [SearchObject] {
