@@ -77,26 +77,10 @@ extension TaskRepository {
         return results
     }
 
-    /// One card, one `UPDATE … RETURNING`; names the missing task or agent when nothing was updated.
+    /// One card; when nothing was updated, says whether the task or the agent it names is missing.
     static func applyOne(_ change: TaskChange, _ database: Database) async throws -> TaskCard {
-        var assignments: [SQLQueryString] = []
-        if let title = change.title { assignments.append("title = \(bind: title)") }
-        if let description = change.description { assignments.append("description = \(bind: description)") }
-        if let priority = change.priority { assignments.append("priority = \(bind: priority)") }
-        if let labels = change.labels { assignments.append("labels = \(bind: JSONDocument(labels))") }
-        if let assigned = change.assignedAgentId { assignments.append("assigned_agent_id = \(bind: assigned)") }
-        assignments.append("updated_at = \(bind: change.updatedAt)")
-        var query: SQLQueryString = "UPDATE tasks SET "
-        for (index, assignment) in assignments.enumerated() {
-            query = query + (index == 0 ? "" : ", ") + assignment
-        }
-        query = query + " WHERE id = \(bind: change.id)"
+        if let updated = try await applyTogether([change], database)[change.id] { return updated }
         let agentId = change.assignedAgentId ?? nil
-        if let agentId { query = query + " AND EXISTS (SELECT 1 FROM agents WHERE id = \(bind: agentId))" }
-        let statement = query + " RETURNING \(columns)"
-        if let updated = try await database.writeStatement({ sql in try await sql.raw(statement).first().map(decode) }) {
-            return updated
-        }
         try await database.read { sql in
             guard try await fetch(change.id, sql) != nil else { throw StoreError.notFound("task", id: change.id) }
             if let agentId { try await sql.requireRow(in: "agents", id: agentId, field: "assigned_agent_id", what: "agent") }
@@ -104,29 +88,31 @@ extension TaskRepository {
         throw StoreError.conflict("The task changed while it was being updated; retry.")
     }
 
-    /// Changes to distinct cards, none naming an agent, in one statement. A NULL in the VALUES row means
-    /// "leave the field alone" (those columns are NOT NULL); the assignment has its own flag, since
-    /// unassigning writes a NULL. Returns the updated cards by id; a missing id is simply absent.
+    /// Changes to distinct cards in one `UPDATE … FROM (VALUES …)`. A NULL in the VALUES row means "leave the
+    /// field alone" (those columns are NOT NULL); labels and the assignment have flags of their own (labels bind
+    /// a document either way; unassigning writes a NULL), and a change naming an agent that does not exist updates nothing (so such changes come alone).
+    /// Returns the updated cards by id; a missing id is simply absent.
     static func applyTogether(_ changes: [TaskChange], _ database: Database) async throws -> [String: TaskCard] {
         var rows = SQLQueryString("")
         for (index, change) in changes.enumerated() {
-            let labels = change.labels.map { JSONDocument($0) }
+            // Labels always bind a document (a NULL would reach PostgreSQL as text), with a flag of their own.
             rows = rows + (index == 0 ? "(" : ", (") + """
-                \(bind: change.id), \(bind: change.title), \(bind: change.description), \(bind: change.priority), \(bind: labels), \
-                \(bind: change.assignedAgentId != nil), \(bind: change.updatedAt))
+                \(bind: change.id), \(bind: change.title), \(bind: change.description), \(bind: change.priority), \
+                \(bind: JSONDocument(change.labels ?? .emptyArray)), \(bind: change.assignedAgentId != nil), \(bind: change.updatedAt), \
+                \(bind: change.assignedAgentId ?? nil), \(bind: change.labels != nil))
                 """
         }
-        // VALUES columns are named column1… on both backends; unassigning is the only assignment batched.
+        // VALUES columns are named column1… on both backends.
         let statement: SQLQueryString = """
             UPDATE tasks SET
                 title = COALESCE(v.column2, tasks.title),
                 description = COALESCE(v.column3, tasks.description),
                 priority = COALESCE(v.column4, tasks.priority),
-                labels = COALESCE(v.column5, tasks.labels),
-                assigned_agent_id = CASE WHEN v.column6 THEN NULL ELSE tasks.assigned_agent_id END,
+                labels = CASE WHEN v.column9 THEN v.column5 ELSE tasks.labels END,
+                assigned_agent_id = CASE WHEN v.column6 THEN v.column8 ELSE tasks.assigned_agent_id END,
                 updated_at = v.column7
             FROM (VALUES \(rows)) AS v
-            WHERE tasks.id = v.column1
+            WHERE tasks.id = v.column1 AND (v.column8 IS NULL OR EXISTS (SELECT 1 FROM agents a WHERE a.id = v.column8))
             RETURNING \(columns)
             """
         let updated = try await database.writeStatement { sql in try await sql.raw(statement).all().map(decode) }
