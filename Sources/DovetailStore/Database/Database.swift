@@ -40,6 +40,11 @@ public struct Database: Sendable {
         try await engine.write(body)
     }
 
+    /// Runs one of the reads the API repeats constantly; see `FrequentStatement`.
+    func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
+        try await engine.fetch(statement)
+    }
+
     /// Runs a single statement that is atomic by itself, with no explicit transaction: one round trip
     /// on PostgreSQL, one trip to the writer thread under the single-writer lock on SQLite (instead of
     /// three with `BEGIN` and `COMMIT`, which matters when writes queue for that lock).

@@ -12,5 +12,7 @@ protocol DatabaseEngine: Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs `body` on one connection with no transaction, for statements that cannot run inside one.
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
+    /// Runs a read the API repeats constantly (prepared once per connection on PostgreSQL).
+    func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow]
     func shutdown() async
 }

@@ -102,6 +102,19 @@ final class PostgresEngine: DatabaseEngine {
         try await withLease { connection in try await body(connection.sql(queryLogLevel: nil)) }
     }
 
+    func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
+        try await withLease { connection in
+            var rows: [any SQLRow] = []
+            // Not the engine's logger: PostgresNIO would log the bound values, which may be secrets.
+            for try await row in try await connection.execute(PreparedFrequentStatement(statement: statement), logger: Self.silentLogger) {
+                rows.append(row.sql())
+            }
+            return rows
+        }
+    }
+
+    private static let silentLogger = Logger(label: "dovetail.postgres.statements", factory: { _ in SwiftLogNoOpLogHandler() })
+
     /// Runs `body` on one leased connection, for work that needs PostgresNIO itself (`COPY FROM STDIN`,
     /// cursors). Errors `body` throws other than driver errors pass through untranslated.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {

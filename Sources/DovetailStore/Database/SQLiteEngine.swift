@@ -174,6 +174,11 @@ final class SQLiteEngine: DatabaseEngine {
         }
     }
 
+    func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
+        let query = statement.query
+        return try await read { sql in try await sql.raw(query).all() }
+    }
+
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
             return try await writeLock.withLock { try await body(Self.sql(writer)) }

@@ -9,8 +9,8 @@ public struct TaskRepository: Sendable {
         self.database = database
     }
 
-    static let columns: SQLQueryString =
-        "id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at"
+    static let columnList = "id, project_id, title, description, board_column, position, priority, labels, assigned_agent_id, created_at, updated_at"
+    static let columns = SQLQueryString(columnList)
 
     static func decode(_ row: any SQLRow) throws -> TaskCard {
         TaskCard(
@@ -53,8 +53,7 @@ public struct TaskRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> TaskCard {
-        let task = try await database.read { sql in try await Self.fetch(id, sql) }
-        guard let task else { throw StoreError.notFound("task", id: id) }
+        guard let task = try await database.fetch(CardById(id: id)).first.map(Self.decode) else { throw StoreError.notFound("task", id: id) }
         return task
     }
 
@@ -75,13 +74,9 @@ public struct TaskRepository: Sendable {
             let rank = ranks.firstIndex(of: column) ?? 0
             if afterRank > rank { return Page(items: [], nextCursor: nil) }
             let afterInColumn = afterRank < rank ? -1 : afterPosition
-            rows = try await database.read { sql in
-                try await sql.raw("""
-                    SELECT \(Self.columns) FROM tasks
-                    WHERE project_id = \(bind: projectId) AND board_column = \(bind: column.rawValue) AND position > \(bind: afterInColumn)
-                    ORDER BY position LIMIT \(bind: limit + 1)
-                    """).all().map(Self.decode)
-            }
+            rows = try await database.fetch(
+                ColumnPage(projectId: projectId, column: column, afterPosition: afterInColumn, limit: limit + 1)
+            ).map(Self.decode)
         } else {
             rows = try await database.read { sql in
                 try await sql.raw("""
