@@ -69,7 +69,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// Strict JSON is read by `JSONTextParser`; whatever it declines, `JSONDecoder` reads or refuses as it always did.
     public init(parsing text: String) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        if let value = JSONTextParser.parse(text) {
+            self = value
+        } else {
+            self = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        }
     }
 }
