@@ -107,7 +107,7 @@ final class PostgresEngine: DatabaseEngine {
             var rows: [any SQLRow] = []
             // Not the engine's logger: PostgresNIO would log the bound values, which may be secrets.
             for try await row in try await connection.execute(PreparedFrequentStatement(statement: statement), logger: Self.silentLogger) {
-                rows.append(row.sql())
+                rows.append(PostgresResultRow(row))
             }
             return rows
         }
