@@ -23,6 +23,27 @@ struct FrequentStatementTests {
         }
     }
 
+    struct Optionals: FrequentStatement {
+        static let text = "SELECT CAST(NULL AS TEXT) AS absent, $1 AS present, $2 AS number"
+        var values: [StatementValue] { [.text("here"), .integer(-7)] }
+    }
+
+    /// Rows of frequent statements decode NULL, optional and plain values as SQLKit's rows do.
+    @Test(arguments: TestBackend.allCases)
+    func rowsDecodeNullsAndOptionals(_ backend: TestBackend) async throws {
+        try await TestSupport.withStore(backend) { store in
+            let row = try #require(try await store.database.fetch(Optionals()).first)
+            #expect(try row.decode(column: "absent", as: String?.self) == nil)
+            #expect(try row.decodeNil(column: "absent"))
+            #expect(try row.decode(column: "present", as: String?.self) == "here")
+            #expect(try row.decode(column: "number", as: Int.self) == -7)
+            #expect(try row.decode(column: "number", as: Int?.self) == -7)
+            #expect(throws: (any Error).self) { try row.decode(column: "absent", as: String.self) }
+            #expect(throws: (any Error).self) { try row.decode(column: "missing", as: String.self) }
+            #expect(Set(row.allColumns) == ["absent", "present", "number"])
+        }
+    }
+
     /// The card lookup really is a prepared statement on PostgreSQL (the point of the type), and keeps working
     /// when another process migrates the table under the prepared plan.
     @Test

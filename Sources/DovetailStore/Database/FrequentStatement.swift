@@ -1,6 +1,8 @@
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import SQLiteKit
+import SQLiteNIO
 
 /// A read the API runs on nearly every request, which PostgreSQL parses and plans once per connection.
 ///
@@ -8,12 +10,14 @@ import SQLKit
 /// half of the server's work (pgbench on the card lookup: ≈ 2× the rate with `-M prepared` against
 /// `-M extended`, docs/benchmarks.md "api-load"), and the server shares the machine with the API. The text is
 /// written once with `$1…$n` placeholders; PostgreSQL prepares it under the type's name the first time a
-/// connection runs it, and SQLite runs it as an ordinary statement (its placeholders become SQLKit binds).
+/// connection runs it, and SQLite runs it as an ordinary statement with `?1…?n`. Both engines run it below SQLKit
+/// and decode its rows with `PostgresResultRow` and `SQLiteResultRow`, which skip the per-cell overhead of
+/// PostgresKit's and SQLiteKit's row types.
 ///
 /// Only constant texts belong here: a statement whose text varies per call (a batch of `n` rows) would fill
 /// every connection with one prepared statement per variant.
 protocol FrequentStatement: Sendable {
-    /// The statement, with `$1…$n` for its values: text both servers run unchanged.
+    /// The statement, with `$1…$n` for its values (and no other `$`): PostgreSQL runs it as it is, SQLite as `?1…?n`.
     static var text: String { get }
     /// The values of `$1…$n`, in order.
     var values: [StatementValue] { get }
@@ -24,27 +28,6 @@ protocol FrequentStatement: Sendable {
 enum StatementValue: Sendable, Equatable {
     case text(String)
     case integer(Int)
-}
-
-extension FrequentStatement {
-    /// The statement as SQLKit runs it: each `$n` replaced by a bind of the `n`th value.
-    var query: SQLQueryString {
-        var query = SQLQueryString("")
-        var pending = Substring(Self.text)
-        while let dollar = pending.firstIndex(of: "$") {
-            let digits = pending[pending.index(after: dollar)...].prefix(while: \.isASCIIDigit)
-            guard let number = Int(digits), (1...values.count).contains(number) else {
-                preconditionFailure("\(Self.self).text has a placeholder without a value: \(Self.text)")
-            }
-            query = query + SQLQueryString(String(pending[..<dollar]))
-            switch values[number - 1] {
-            case .text(let value): query = query + "\(bind: value)"
-            case .integer(let value): query = query + "\(bind: value)"
-            }
-            pending = pending[digits.endIndex...]
-        }
-        return query + SQLQueryString(String(pending))
-    }
 }
 
 /// A frequent statement in PostgresNIO's terms: prepared under its type's name, rows handed back as SQLKit rows so
@@ -70,9 +53,6 @@ struct PreparedFrequentStatement<Statement: FrequentStatement>: PostgresPrepared
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
 }
 
-private extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
-}
 
 /// A PostgreSQL row as an SQLKit row, each cell decoded straight through its `PostgresDecodable` conformance.
 ///
@@ -105,5 +85,44 @@ struct PostgresResultRow: SQLRow {
 
     private static func decode<T: PostgresDecodable>(_ cell: PostgresCell, as type: T.Type) throws -> T {
         try cell.decode(T.self, context: .default)
+    }
+}
+
+/// A SQLite row as an SQLKit row, each cell converted straight through `SQLiteDataConvertible`.
+///
+/// SQLiteKit's own row makes a `SQLiteDataDecoder` — and with it a `JSONDecoder` — for every cell it decodes.
+/// Types that are only `Decodable` still go through SQLiteKit.
+struct SQLiteResultRow: SQLRow {
+    let row: SQLiteRow
+
+    var allColumns: [String] { row.allColumns }
+
+    func contains(column: String) -> Bool { row.contains(column: column) }
+
+    func decodeNil(column: String) throws -> Bool { try row.decodeNil(column: column) }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let data = row.column(column) else { return try row.decode(column: column, as: D.self) }
+        if let convertible = D.self as? any SQLiteDataConvertible.Type {
+            guard let value = convertible.init(sqliteData: data) else { return try row.decode(column: column, as: D.self) }
+            return value as! D
+        }
+        if let optional = D.self as? any OptionalSQLiteValue.Type, let value = optional.converting(data) {
+            return value as! D
+        }
+        return try row.decode(column: column, as: D.self)
+    }
+}
+
+/// `Optional` of a `SQLiteDataConvertible` type, so `SQLiteResultRow` can convert those directly too.
+private protocol OptionalSQLiteValue {
+    /// `.some(nil)` for NULL, `.some(value)` when the data converts, nil when it does not.
+    static func converting(_ data: SQLiteData) -> Any?
+}
+
+extension Optional: OptionalSQLiteValue where Wrapped: SQLiteDataConvertible {
+    fileprivate static func converting(_ data: SQLiteData) -> Any? {
+        if data == .null { return Wrapped?.none as Any }
+        return Wrapped(sqliteData: data).map { Wrapped?.some($0) as Any }
     }
 }

@@ -143,13 +143,29 @@ final class SQLiteEngine: DatabaseEngine {
     }
 
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        try await onReader { connection in try await body(Self.sql(connection)) }
+    }
+
+    /// Straight through SQLiteNIO, `$n` spelt `?n` (SQLite's numbered parameter), rows decoded by `SQLiteResultRow`.
+    func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
+        let text = Statement.text.replacingOccurrences(of: "$", with: "?")
+        let binds = statement.values.map { value -> SQLiteData in
+            switch value {
+            case .text(let text): .text(text)
+            case .integer(let integer): .integer(integer)
+            }
+        }
+        return try await onReader { connection in try await connection.query(text, binds).map(SQLiteResultRow.init) }
+    }
+
+    /// Runs `body` on the next reader connection in turn (the writer, under the lock, for `:memory:`).
+    private func onReader<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) async throws -> T) async throws -> T {
         do {
             if readers.isEmpty {
-                return try await writeLock.withLock { try await body(Self.sql(writer)) }
+                return try await writeLock.withLock { try await body(writer) }
             }
             let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-            let reader = readers[abs(index) % readers.count]
-            return try await body(Self.sql(reader))
+            return try await body(readers[abs(index) % readers.count])
         } catch {
             throw Self.translate(error)
         }
@@ -172,11 +188,6 @@ final class SQLiteEngine: DatabaseEngine {
         } catch {
             throw Self.translate(error)
         }
-    }
-
-    func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
-        let query = statement.query
-        return try await read { sql in try await sql.raw(query).all() }
     }
 
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
