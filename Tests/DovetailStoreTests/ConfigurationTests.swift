@@ -155,6 +155,7 @@ struct ConfigurationTests {
         #expect(configuration.pool.prePing)
         #expect(configuration.pool.statementTimeout == .seconds(120))
         #expect(configuration.pool.idleInTransactionTimeout == .seconds(60))
+        #expect(configuration.pool.preparedStatements)
         #expect(configuration.historyRetentionDays == 90)
         #expect(configuration.host == "127.0.0.1")
         #expect(configuration.port == 8080)
@@ -174,6 +175,7 @@ struct ConfigurationTests {
                 "POSTGRES_POOL_PRE_PING": "no",
                 "POSTGRES_STATEMENT_TIMEOUT": "0",
                 "POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT": "0.25",
+                "POSTGRES_PREPARED_STATEMENTS": "off",
                 "HISTORY_RETENTION_DAYS": "30",
                 "HOST": " 0.0.0.0 ",
                 "PORT": "9090",
@@ -202,7 +204,8 @@ struct ConfigurationTests {
                     recycle: .seconds(600),
                     prePing: false,
                     statementTimeout: .zero,
-                    idleInTransactionTimeout: .milliseconds(250)
+                    idleInTransactionTimeout: .milliseconds(250),
+                    preparedStatements: false
                 )
         )
         #expect(configuration.pool.maximumConnections == 7)
@@ -240,6 +243,7 @@ struct ConfigurationTests {
             ("POSTGRES_POOL_RECYCLE", "forever"),
             ("POSTGRES_POOL_RECYCLE", "99999999999"),
             ("POSTGRES_POOL_PRE_PING", "maybe"),
+            ("POSTGRES_PREPARED_STATEMENTS", "sometimes"),
             ("POSTGRES_STATEMENT_TIMEOUT", "-1"),
             ("POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT", "."),
             ("HISTORY_RETENTION_DAYS", "0"),

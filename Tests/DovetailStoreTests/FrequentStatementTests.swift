@@ -65,4 +65,26 @@ struct FrequentStatementTests {
             await #expect(throws: StoreError.self) { try await store.tasks.get("no 'such' card") }
         }
     }
+
+    /// With `POSTGRES_PREPARED_STATEMENTS=false` (a pooler in transaction mode) the same reads run unnamed and
+    /// leave nothing prepared on the connection.
+    @Test
+    func preparedStatementsCanBeSwitchedOff() async throws {
+        var pool = PoolSettings()
+        pool.size = 1
+        pool.maxOverflow = 0
+        pool.preparedStatements = false
+        try await TestSupport.withStore(.postgres, pool: pool) { store in
+            let project = try await store.projects.create(NewProject(name: "Unprepared"))
+            let card = try await store.tasks.create(NewTask(projectId: project.id, title: "it's \"quoted\" 🎉"))
+            #expect(try await store.tasks.get(card.id) == card)
+            #expect(try await store.tasks.list(projectId: project.id, column: card.column).items == [card])
+            let row = try #require(try await store.database.fetch(Reordered()).first)
+            #expect(try row.decode(column: "second", as: String.self) == "ünï 🎉 $1")
+            let prepared = try await store.database.read { sql in
+                try await sql.raw("SELECT count(*) AS n FROM pg_prepared_statements").first()?.decode(column: "n", as: Int.self)
+            }
+            #expect(prepared == 0)
+        }
+    }
 }

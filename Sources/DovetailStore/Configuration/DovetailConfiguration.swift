@@ -19,6 +19,10 @@ public struct PoolSettings: Sendable, Equatable {
     public var statementTimeout: Duration
     /// Server-side cap on an idle open transaction, whose locks would otherwise block everyone. Zero disables it.
     public var idleInTransactionTimeout: Duration
+    /// Prepare the API's most frequent reads once per connection (`FrequentStatement`). Off for a pooler in
+    /// transaction mode that hands each statement to another server connection and cannot follow named
+    /// prepared statements (PgBouncer before 1.21, or later ones with `max_prepared_statements = 0`).
+    public var preparedStatements: Bool
 
     public init(
         size: Int = 5,
@@ -27,7 +31,8 @@ public struct PoolSettings: Sendable, Equatable {
         recycle: Duration = .seconds(3600),
         prePing: Bool = true,
         statementTimeout: Duration = .seconds(120),
-        idleInTransactionTimeout: Duration = .seconds(60)
+        idleInTransactionTimeout: Duration = .seconds(60),
+        preparedStatements: Bool = true
     ) {
         self.size = size
         self.maxOverflow = maxOverflow
@@ -36,6 +41,7 @@ public struct PoolSettings: Sendable, Equatable {
         self.prePing = prePing
         self.statementTimeout = statementTimeout
         self.idleInTransactionTimeout = idleInTransactionTimeout
+        self.preparedStatements = preparedStatements
     }
 
     /// The pool's hard ceiling, which is what the server's `max_connections` has to accommodate per instance.
@@ -109,6 +115,7 @@ public struct DovetailConfiguration: Sendable {
         pool.prePing = try reader.boolean(Key.prePing) ?? pool.prePing
         pool.statementTimeout = try reader.seconds(Key.statementTimeout, allowZero: true) ?? pool.statementTimeout
         pool.idleInTransactionTimeout = try reader.seconds(Key.idleInTransactionTimeout, allowZero: true) ?? pool.idleInTransactionTimeout
+        pool.preparedStatements = try reader.boolean(Key.preparedStatements) ?? pool.preparedStatements
         configuration.pool = pool
 
         configuration.historyRetentionDays =
@@ -149,6 +156,7 @@ public struct DovetailConfiguration: Sendable {
         static let prePing = "POSTGRES_POOL_PRE_PING"
         static let statementTimeout = "POSTGRES_STATEMENT_TIMEOUT"
         static let idleInTransactionTimeout = "POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT"
+        static let preparedStatements = "POSTGRES_PREPARED_STATEMENTS"
         static let historyRetentionDays = "HISTORY_RETENTION_DAYS"
         static let host = "HOST"
         static let port = "PORT"

@@ -103,12 +103,18 @@ final class PostgresEngine: DatabaseEngine {
     }
 
     func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
-        try await withLease { connection in
+        let prepared = PreparedFrequentStatement(statement: statement)
+        let preparing = pool.preparedStatements
+        return try await withLease { connection in
             var rows: [any SQLRow] = []
             // Not the engine's logger: PostgresNIO would log the bound values, which may be secrets.
-            for try await row in try await connection.execute(PreparedFrequentStatement(statement: statement), logger: Self.silentLogger) {
-                rows.append(PostgresResultRow(row))
-            }
+            let results: any AsyncSequence<PostgresRow, any Error> =
+                if preparing {
+                    try await connection.execute(prepared, logger: Self.silentLogger)
+                } else {
+                    try await connection.query(PostgresQuery(unsafeSQL: Statement.text, binds: try prepared.makeBindings()), logger: Self.silentLogger)
+                }
+            for try await row in results { rows.append(PostgresResultRow(row)) }
             return rows
         }
     }
