@@ -103,18 +103,23 @@ final class PostgresEngine: DatabaseEngine {
     }
 
     func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
-        let prepared = PreparedFrequentStatement(statement: statement)
-        let preparing = pool.preparedStatements
+        guard pool.preparedStatements else { return try await fetchUnprepared(statement) }
         return try await withLease { connection in
             var rows: [any SQLRow] = []
             // Not the engine's logger: PostgresNIO would log the bound values, which may be secrets.
-            let results: any AsyncSequence<PostgresRow, any Error> =
-                if preparing {
-                    try await connection.execute(prepared, logger: Self.silentLogger)
-                } else {
-                    try await connection.query(PostgresQuery(unsafeSQL: Statement.text, binds: try prepared.makeBindings()), logger: Self.silentLogger)
-                }
-            for try await row in results { rows.append(PostgresResultRow(row)) }
+            for try await row in try await connection.execute(PreparedFrequentStatement(statement: statement), logger: Self.silentLogger) {
+                rows.append(PostgresResultRow(row))
+            }
+            return rows
+        }
+    }
+
+    /// `POSTGRES_PREPARED_STATEMENTS=false`: the same statement, unnamed, parsed on every call.
+    private func fetchUnprepared<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
+        let query = PostgresQuery(unsafeSQL: Statement.text, binds: try PreparedFrequentStatement(statement: statement).makeBindings())
+        return try await withLease { connection in
+            var rows: [any SQLRow] = []
+            for try await row in try await connection.query(query, logger: Self.silentLogger) { rows.append(PostgresResultRow(row)) }
             return rows
         }
     }
