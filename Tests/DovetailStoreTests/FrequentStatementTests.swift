@@ -58,7 +58,7 @@ struct FrequentStatementTests {
             let prepared = try await store.database.read { sql in
                 try await sql.raw("SELECT name FROM pg_prepared_statements").all().map { try $0.decode(column: "name", as: String.self) }
             }
-            #expect(prepared.contains("dovetail.CardById"), "prepared on this connection: \(prepared)")
+            #expect(prepared.contains("DovetailStore.TaskRepository.CardById"), "prepared on this connection: \(prepared)")
 
             try await store.database.write { sql in try await sql.raw("ALTER TABLE tasks ADD COLUMN added_later text").run() }
             #expect(try await store.tasks.get(card.id) == card)

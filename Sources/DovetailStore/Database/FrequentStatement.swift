@@ -1,8 +1,5 @@
-import PostgresKit
 import PostgresNIO
 import SQLKit
-import SQLiteKit
-import SQLiteNIO
 
 /// A read the API runs on nearly every request, which PostgreSQL parses and plans once per connection.
 ///
@@ -30,10 +27,11 @@ enum StatementValue: Sendable, Equatable {
     case integer(Int)
 }
 
-/// A frequent statement in PostgresNIO's terms: prepared under its type's name, rows handed back as SQLKit rows so
-/// that repositories decode them exactly as they decode every other row.
+/// A frequent statement in PostgresNIO's terms, prepared under its type's full name (`DovetailStore.TaskRepository.CardById`):
+/// PostgresNIO keys each connection's prepared statements by that name alone, so two statements must never share one.
+/// Rows come back as they are; `PostgresEngine` wraps them in `PostgresResultRow`.
 struct PreparedFrequentStatement<Statement: FrequentStatement>: PostgresPreparedStatement {
-    static var name: String { "dovetail.\(Statement.self)" }
+    static var name: String { String(reflecting: Statement.self) }
     static var sql: String { Statement.text }
     typealias Row = PostgresRow
 
@@ -51,78 +49,4 @@ struct PreparedFrequentStatement<Statement: FrequentStatement>: PostgresPrepared
     }
 
     func decodeRow(_ row: PostgresRow) throws -> PostgresRow { row }
-}
-
-
-/// A PostgreSQL row as an SQLKit row, each cell decoded straight through its `PostgresDecodable` conformance.
-///
-/// PostgresKit's own wrapper does the same after building a coding key (a formatted string) for every cell and
-/// checking for Fluent's special cases, which cost ≈ 2% of the server's CPU on the card lookup. Cells those special
-/// cases exist for (user-defined types, `numeric`), and types that are only `Decodable`, go through PostgresKit.
-struct PostgresResultRow: SQLRow {
-    let row: PostgresRow
-    private let cells: PostgresRandomAccessRow
-
-    init(_ row: PostgresRow) {
-        self.row = row
-        self.cells = row.makeRandomAccess()
-    }
-
-    var allColumns: [String] { cells.map(\.columnName) }
-
-    func contains(column: String) -> Bool { cells.contains(column) }
-
-    func decodeNil(column: String) throws -> Bool { !cells.contains(column) || cells[column].bytes == nil }
-
-    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let decodable = D.self as? any PostgresDecodable.Type, cells.contains(column) else {
-            return try row.sql().decode(column: column, as: D.self)
-        }
-        let cell = cells[column]
-        guard !cell.dataType.isUserDefined, cell.dataType != .numeric else { return try row.sql().decode(column: column, as: D.self) }
-        return try Self.decode(cell, as: decodable) as! D
-    }
-
-    private static func decode<T: PostgresDecodable>(_ cell: PostgresCell, as type: T.Type) throws -> T {
-        try cell.decode(T.self, context: .default)
-    }
-}
-
-/// A SQLite row as an SQLKit row, each cell converted straight through `SQLiteDataConvertible`.
-///
-/// SQLiteKit's own row makes a `SQLiteDataDecoder` — and with it a `JSONDecoder` — for every cell it decodes.
-/// Types that are only `Decodable` still go through SQLiteKit.
-struct SQLiteResultRow: SQLRow {
-    let row: SQLiteRow
-
-    var allColumns: [String] { row.allColumns }
-
-    func contains(column: String) -> Bool { row.contains(column: column) }
-
-    func decodeNil(column: String) throws -> Bool { try row.decodeNil(column: column) }
-
-    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
-        guard let data = row.column(column) else { return try row.decode(column: column, as: D.self) }
-        if let convertible = D.self as? any SQLiteDataConvertible.Type {
-            guard let value = convertible.init(sqliteData: data) else { return try row.decode(column: column, as: D.self) }
-            return value as! D
-        }
-        if let optional = D.self as? any OptionalSQLiteValue.Type, let value = optional.converting(data) {
-            return value as! D
-        }
-        return try row.decode(column: column, as: D.self)
-    }
-}
-
-/// `Optional` of a `SQLiteDataConvertible` type, so `SQLiteResultRow` can convert those directly too.
-private protocol OptionalSQLiteValue {
-    /// `.some(nil)` for NULL, `.some(value)` when the data converts, nil when it does not.
-    static func converting(_ data: SQLiteData) -> Any?
-}
-
-extension Optional: OptionalSQLiteValue where Wrapped: SQLiteDataConvertible {
-    fileprivate static func converting(_ data: SQLiteData) -> Any? {
-        if data == .null { return Wrapped?.none as Any }
-        return Wrapped(sqliteData: data).map { Wrapped?.some($0) as Any }
-    }
 }
