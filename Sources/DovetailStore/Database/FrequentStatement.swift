@@ -14,7 +14,7 @@ import SQLKit
 /// Only constant texts belong here: a statement whose text varies per call (a batch of `n` rows) would fill
 /// every connection with one prepared statement per variant.
 protocol FrequentStatement: Sendable {
-    /// The statement, with `$1…$n` for its values (and no other `$`): PostgreSQL runs it as it is, SQLite as `?1…?n`.
+    /// The statement, with `$1…$n` for its values and no other `$` (`Dialect.frequentStatementText` spells it per server).
     static var text: String { get }
     /// The values of `$1…$n`, in order.
     var values: [StatementValue] { get }
@@ -32,7 +32,7 @@ enum StatementValue: Sendable, Equatable {
 /// Rows come back as they are; `PostgresEngine` wraps them in `PostgresResultRow`.
 struct PreparedFrequentStatement<Statement: FrequentStatement>: PostgresPreparedStatement {
     static var name: String { String(reflecting: Statement.self) }
-    static var sql: String { Statement.text }
+    static var sql: String { Dialect.postgres.frequentStatementText(Statement.text) }
     typealias Row = PostgresRow
 
     let statement: Statement

@@ -103,25 +103,21 @@ final class PostgresEngine: DatabaseEngine {
     }
 
     func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
-        guard pool.preparedStatements else { return try await fetchUnprepared(statement) }
-        return try await withLease { connection in
-            var rows: [any SQLRow] = []
-            // Not the engine's logger: PostgresNIO would log the bound values, which may be secrets.
-            for try await row in try await connection.execute(PreparedFrequentStatement(statement: statement), logger: Self.silentLogger) {
-                rows.append(PostgresResultRow(row))
-            }
-            return rows
+        let prepared = PreparedFrequentStatement(statement: statement)
+        guard pool.preparedStatements else {
+            // POSTGRES_PREPARED_STATEMENTS=false: the same statement, unnamed, parsed on every call.
+            let query = PostgresQuery(unsafeSQL: dialect.frequentStatementText(Statement.text), binds: try prepared.makeBindings())
+            return try await withLease { connection in try await Self.collect(connection.query(query, logger: Self.silentLogger)) }
         }
+        return try await withLease { connection in try await Self.collect(connection.execute(prepared, logger: Self.silentLogger)) }
     }
 
-    /// `POSTGRES_PREPARED_STATEMENTS=false`: the same statement, unnamed, parsed on every call.
-    private func fetchUnprepared<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
-        let query = PostgresQuery(unsafeSQL: Statement.text, binds: try PreparedFrequentStatement(statement: statement).makeBindings())
-        return try await withLease { connection in
-            var rows: [any SQLRow] = []
-            for try await row in try await connection.query(query, logger: Self.silentLogger) { rows.append(PostgresResultRow(row)) }
-            return rows
-        }
+    /// Rows as `PostgresResultRow`s. The logger passed with the statement is silent, not the engine's:
+    /// PostgresNIO would log the bound values, which may be secrets.
+    private static func collect<Rows: AsyncSequence>(_ rows: Rows) async throws -> [any SQLRow] where Rows.Element == PostgresRow {
+        var collected: [any SQLRow] = []
+        for try await row in rows { collected.append(PostgresResultRow(row)) }
+        return collected
     }
 
     private static let silentLogger = Logger(label: "dovetail.postgres.statements", factory: { _ in SwiftLogNoOpLogHandler() })

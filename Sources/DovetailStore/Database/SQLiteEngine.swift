@@ -146,9 +146,9 @@ final class SQLiteEngine: DatabaseEngine {
         try await onReader { connection in try await body(Self.sql(connection)) }
     }
 
-    /// Straight through SQLiteNIO, `$n` spelt `?n` (SQLite's numbered parameter), rows decoded by `SQLiteResultRow`.
+    /// Straight through SQLiteNIO, rows decoded by `SQLiteResultRow`.
     func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow] {
-        let text = Statement.text.replacingOccurrences(of: "$", with: "?")
+        let text = dialect.frequentStatementText(Statement.text)
         let binds = statement.values.map { value -> SQLiteData in
             switch value {
             case .text(let text): .text(text)

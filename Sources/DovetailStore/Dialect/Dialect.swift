@@ -66,6 +66,15 @@ public enum Dialect: String, Sendable, CaseIterable {
 
     /// A cheap round trip for health checks.
     var pingStatement: String { "SELECT 1 AS one" }
+
+    /// A `FrequentStatement`'s text as this server takes it: PostgreSQL numbers its parameters `$1…$n`,
+    /// SQLite spells the same numbered parameters `?1…?n` (the text holds no other `$`).
+    func frequentStatementText(_ text: String) -> String {
+        switch self {
+        case .sqlite: text.replacingOccurrences(of: "$", with: "?")
+        case .postgres: text
+        }
+    }
 }
 
 extension Dialect {
