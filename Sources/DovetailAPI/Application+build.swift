@@ -21,10 +21,6 @@ public struct APISettings: Sendable {
         self.retentionDays = retentionDays
     }
 
-    /// Loopback listeners are open unless `DOVETAIL_AUTH=required`; anything else always needs tokens.
-    public static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
-    }
 }
 
 /// Every route of the API over `store`; used by `serve` and by the tests alike.
@@ -33,10 +29,11 @@ public func buildRouter(
 ) -> Router<AppRequestContext> {
     DovetailMetrics.bootstrap()
     let router = Router(context: AppRequestContext.self)
+    // Metrics first, so it records the status every error was turned into (a 401 is a 401, not a 500).
+    router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: BodyLimitMiddleware())
-    router.add(middleware: MetricsMiddleware())
-    if authRequired { router.add(middleware: AuthMiddleware(store: store)) }
+    router.add(middleware: AuthMiddleware(store: store, required: authRequired))
     HealthController(store: store).addRoutes(to: router)
     MetricsController().addRoutes(to: router)
     let api = router.group("api")
@@ -57,6 +54,7 @@ public func buildRouter(
 public func buildApplication(store: Store, settings: APISettings, logger: Logger) -> some ApplicationProtocol {
     var app = Application(
         router: buildRouter(store: store, authRequired: settings.authRequired, agentDatabases: settings.agentDatabases),
+        server: .problemHTTP1(),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dovetail"),
         logger: logger
     )

@@ -1,19 +1,21 @@
 import DovetailStore
 import Hummingbird
 
-/// `GET /health`: the backend, the schema version and one database round trip. It names the
-/// server only through the redacted URL, never with its password.
+/// `GET /health`: the backend, the schema version and one database round trip. It is open to
+/// anonymous callers (load balancers), who learn only the status and the backend; where the database
+/// lives and its schema are for callers with a read token (or any caller when authentication is off).
+/// The server is named only through the redacted URL, never with its password.
 struct HealthController {
     let store: Store
 
     struct Health: Encodable {
         var status: String
         var backend: String
-        var database: String
-        var schemaVersion: Int
-        var latestSchemaVersion: Int
-        var pendingMigrations: Int
-        var roundTripMs: Double
+        var database: String?
+        var schemaVersion: Int?
+        var latestSchemaVersion: Int?
+        var pendingMigrations: Int?
+        var roundTripMs: Double?
 
         enum CodingKeys: String, CodingKey {
             case status, backend, database
@@ -25,19 +27,32 @@ struct HealthController {
     }
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        router.get("health") { _, _ in
+        router.get("health") { _, context in
             let roundTrip = try await store.database.ping()
             let state = try await store.migrator.state()
-            let health = Health(
-                status: state.pending.isEmpty ? "ok" : "migrations_pending",
-                backend: store.dialect.rawValue,
-                database: store.database.url.redacted,
-                schemaVersion: state.currentVersion,
-                latestSchemaVersion: Migrations.latestVersion,
-                pendingMigrations: state.pending.count,
-                roundTripMs: Double(roundTrip.components.attoseconds / 1_000_000_000_000) / 1_000_000 + Double(roundTrip.components.seconds) * 1000
-            )
+            var health = Health(status: state.pending.isEmpty ? "ok" : "migrations_pending", backend: store.dialect.rawValue)
+            if context.caller.mayRead {
+                health.database = store.database.url.redacted
+                health.schemaVersion = state.currentVersion
+                health.latestSchemaVersion = Migrations.latestVersion
+                health.pendingMigrations = state.pending.count
+                health.roundTripMs = Self.milliseconds(roundTrip)
+            }
             return try APIJSON.response(health)
         }
+    }
+
+    /// Milliseconds with microsecond resolution (an attosecond is 10⁻¹⁸ s, so 10¹⁵ of them make a millisecond).
+    static func milliseconds(_ duration: Duration) -> Double {
+        let parts = duration.components
+        return (Double(parts.seconds) * 1000 + Double(parts.attoseconds / 1_000_000_000) / 1_000_000).rounded(toPlaces: 3)
+    }
+}
+
+extension Double {
+    fileprivate func rounded(toPlaces places: Int) -> Double {
+        var factor = 1.0
+        for _ in 0..<places { factor *= 10 }
+        return (self * factor).rounded() / factor
     }
 }

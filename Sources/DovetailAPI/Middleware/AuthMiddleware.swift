@@ -2,37 +2,58 @@ import DovetailStore
 import Foundation
 import Hummingbird
 
-/// When authentication is on, every route but `/health` needs `Authorization: Bearer <token>`
-/// with enough scope: reads need `read`, writes need `write`, token management needs `admin`.
+/// Establishes the caller of every request and, when authentication is required, refuses callers
+/// without the scope the matched route needs (`RouteAccess`): reads need `read`, writes need `write`,
+/// token management needs `admin`.
+///
+/// It runs after the router has matched the route (Hummingbird builds router middleware into each
+/// endpoint's responder), so `context.endpointPath` is the route template the request will reach.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let store: Store
-
-    static func requiredScope(method: HTTPRequest.Method, path: String) -> TokenScope? {
-        if path == "/health" { return nil }
-        if path.hasPrefix("/api/tokens") { return .admin }
-        return method == .get || method == .head ? .read : .write
-    }
+    let required: Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let required = Self.requiredScope(method: request.method, path: request.uri.path) else { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
-            throw Problem(status: .unauthorized, slug: "unauthenticated", detail: "This route needs Authorization: Bearer <token>; create one with `dovetail tokens create`.")
+        var context = context
+        guard required else {
+            context.caller = .trustedLoopback
+            return try await next(request, context)
         }
-        switch try await store.tokens.authenticate(String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)) {
-        case .failure(let reason):
-            let detail = switch reason {
-            case .malformed: "The bearer token is not a Dovetail token."
-            case .unknown: "The bearer token is not valid."
-            case .revoked: "The bearer token has been revoked."
-            case .expired: "The bearer token has expired."
-            }
-            throw Problem(status: .unauthorized, slug: "unauthenticated", detail: detail)
-        case .success(let token):
-            guard token.scope >= required else {
-                throw Problem(status: .forbidden, slug: "insufficient-scope", detail: "This route needs a token with \(required.rawValue) scope; this one has \(token.scope.rawValue).")
+        let scope = RouteAccess.requiredScope(method: request.method, route: context.endpointPath)
+        let presented = Self.bearerToken(request)
+        guard let scope else {
+            // An open route: a valid token still identifies the caller (it may see more), a bad one is ignored.
+            if let presented, case .success(let token) = try await store.tokens.authenticate(presented) {
+                context.caller = .token(token)
             }
             return try await next(request, context)
+        }
+        guard let presented else {
+            throw Problem(status: .unauthorized, slug: "unauthenticated", detail: "This route needs Authorization: Bearer <token>; create one with `dovetail tokens create`.")
+        }
+        switch try await store.tokens.authenticate(presented) {
+        case .failure(let reason):
+            throw Problem(status: .unauthorized, slug: "unauthenticated", detail: Self.detail(reason))
+        case .success(let token):
+            guard token.scope >= scope else {
+                throw Problem(status: .forbidden, slug: "insufficient-scope", detail: "This route needs a token with \(scope.rawValue) scope; this one has \(token.scope.rawValue).")
+            }
+            context.caller = .token(token)
+            return try await next(request, context)
+        }
+    }
+
+    static func bearerToken(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
+        return String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+    }
+
+    static func detail(_ reason: TokenRepository.AuthenticationFailure) -> String {
+        switch reason {
+        case .malformed: "The bearer token is not a Dovetail token."
+        case .unknown: "The bearer token is not valid."
+        case .revoked: "The bearer token has been revoked."
+        case .expired: "The bearer token has expired."
         }
     }
 }

@@ -77,10 +77,7 @@ public struct PostgresConnectionInfo: Sendable, Equatable {
         unixSocketDirectory != nil || isLoopback(host) ? .disable : .prefer
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        let host = host.lowercased()
-        return host == "localhost" || host == "localhost." || host.hasPrefix("127.") || host == "::1" || host == "0:0:0:0:0:0:0:1"
-    }
+    static func isLoopback(_ host: String) -> Bool { LoopbackHost.contains(host) }
 
     /// The socket file libpq would use, so callers need not know PostgreSQL's naming scheme.
     public var unixSocketPath: String? {
