@@ -40,6 +40,7 @@ let package = Package(
                 "DovetailOps",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -65,6 +66,10 @@ let package = Package(
                 // Agent deploy/update/undeploy routes run the same AgentDeployer as the CLI.
                 "DovetailOps",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // HummingbirdCore and NIOHTTP1: answering HTTP parser errors with problem+json (ProblemHTTPServer.swift).
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

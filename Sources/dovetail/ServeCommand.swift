@@ -5,6 +5,7 @@ import DovetailStore
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +65,7 @@ struct Serve: AsyncParsableCommand {
                 } else {
                     try await store.migrator.migrate(logger: logger)
                 }
-                let authRequired = !APISettings.isLoopback(configuration.host) || configuration.environment["DOVETAIL_AUTH"] == "required"
+                let authRequired = configuration.authRequired
                 if authRequired, try await store.tokens.activeCount() == 0 {
                     throw CLIFailure(
                         "serve on \(configuration.host) requires authentication, but no active service token exists. "
@@ -84,13 +85,26 @@ struct Serve: AsyncParsableCommand {
                     let deployer = AgentDeployer(store: store, configuration: settings.agentDatabases)
                     Task { await deployer.refillSpares(logger: logger) }
                 }
-                try await app.runService()
+                try await Self.run(app, shutdownTimeout: configuration.shutdownTimeout, logger: logger)
             } catch {
                 await store.shutdown()
                 throw error
             }
             await store.shutdown()
         }
+    }
+
+    /// Runs the server until SIGTERM or SIGINT. Requests in flight and open streams get `shutdownTimeout`
+    /// to finish; then they are cancelled, and if something still does not end, `ShutdownDeadline` ends
+    /// the process a little later.
+    private static func run(_ app: some ApplicationProtocol, shutdownTimeout: Duration, logger: Logger) async throws {
+        ShutdownDeadline.arm(after: shutdownTimeout + .seconds(5), logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )
+        configuration.maximumGracefulShutdownDuration = shutdownTimeout
+        configuration.maximumCancellationDuration = .seconds(3)
+        try await ServiceGroup(configuration: configuration).run()
     }
 
     /// Starts the managed server unless it runs and returns its URL, which replaces DATABASE_URL.

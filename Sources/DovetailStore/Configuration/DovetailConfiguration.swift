@@ -60,6 +60,12 @@ public struct DovetailConfiguration: Sendable {
     /// Where `serve` listens: loopback by default, so a laptop run is not exposed to the network.
     public var host: String
     public var port: Int
+    /// `DOVETAIL_AUTH=required`: demand service tokens on a loopback listener too. Any other listener always
+    /// demands them (`authRequired`).
+    public var authRequiredOnLoopback = false
+    /// `SHUTDOWN_TIMEOUT`: how long `serve` lets requests and streams finish after SIGTERM before it
+    /// exits regardless. Below Kubernetes' default 30 s grace period, so the process ends on its own terms.
+    public var shutdownTimeout: Duration = .seconds(25)
     /// Every variable after precedence is applied (overrides, then process environment, then `.env`),
     /// so later features read their own settings with the same rules without loading anything again.
     /// May contain secrets: never log it.
@@ -125,7 +131,29 @@ public struct DovetailConfiguration: Sendable {
         configuration.port =
             try reader.integer(Key.port, in: 0...65535, expected: "a port number from 0 to 65535 (0 picks a free port), e.g. 8080")
             ?? configuration.port
+        configuration.authRequiredOnLoopback = try authSetting(reader.string(Key.auth))
+        configuration.shutdownTimeout = try reader.seconds(Key.shutdownTimeout, allowZero: false) ?? configuration.shutdownTimeout
         return configuration
+    }
+
+    /// Whether `serve` demands service tokens: always off loopback, on loopback when `DOVETAIL_AUTH` asks.
+    public var authRequired: Bool {
+        authRequiredOnLoopback || !LoopbackHost.contains(host)
+    }
+
+    /// `DOVETAIL_AUTH`: a misspelt value must not leave a server open that its operator meant to close,
+    /// so anything not clearly on or off stops start-up.
+    private static func authSetting(_ value: String?) throws(ConfigurationError) -> Bool {
+        guard let value else { return false }
+        switch value.lowercased() {
+        case "required", "true", "1", "yes", "on": return true
+        case "loopback", "optional", "false", "0", "no", "off": return false
+        default:
+            throw .invalidValue(
+                variable: Key.auth, value: value,
+                expected: "required (tokens on every route but /health, also on loopback) or loopback (the default: open on 127.0.0.1 only)"
+            )
+        }
     }
 
     /// `DB_MODE` exists to catch a deployment that expects PostgreSQL but would silently start on an
@@ -160,6 +188,8 @@ public struct DovetailConfiguration: Sendable {
         static let historyRetentionDays = "HISTORY_RETENTION_DAYS"
         static let host = "HOST"
         static let port = "PORT"
+        static let auth = "DOVETAIL_AUTH"
+        static let shutdownTimeout = "SHUTDOWN_TIMEOUT"
     }
 
     /// Typed reads of the merged variables, for every layer that reads the environment (agent databases
