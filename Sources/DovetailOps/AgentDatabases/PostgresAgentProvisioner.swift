@@ -6,9 +6,13 @@ import PostgresNIO
 /// `USE_POSTGRESQL_FOR_AGENTS=true`: a role and a database per agent, both named `{namespace}_{agentId}_agent`.
 ///
 /// Connects as the admin to the `postgres` database with one `PostgresConnection` per operation and runs
-/// plain SQL — no `psql`, no shell — with identifiers in double quotes (`"` doubled) and the password as a
-/// standard-conforming string literal (`'` doubled, backslashes literal; `standard_conforming_strings=on` is
-/// sent at start-up so the server reads it that way). `CREATE ROLE … PASSWORD` cannot take a bind parameter.
+/// plain SQL — no `psql`, no shell — with identifiers in double quotes (`"` doubled). `CREATE ROLE … PASSWORD`
+/// cannot take a bind parameter, and PostgreSQL writes failing statements to its log, so the password never
+/// goes into a statement: Dovetail sends a SCRAM-SHA-256 verifier computed from it (`ScramVerifier`), as a
+/// standard-conforming string literal (`standard_conforming_strings=on` is sent at start-up).
+///
+/// `provision` and `drop` of one agent hold a session advisory lock on the agent's name, so deploys of one
+/// agent from several processes (replicas, the CLI) take turns instead of racing on its role and database.
 ///
 /// Every step tolerates a twin that got there first: duplicate-object errors (42710, 42P04, 23505 on the
 /// catalogs) mean "already exists", and catalog update races ("tuple concurrently updated") are retried.
@@ -46,17 +50,20 @@ public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
             throw AgentDatabaseError(.configuration, "AGENT_DB_APPLICATION_PASSWORD contains a NUL character, which PostgreSQL cannot store.")
         }
         let spares = self.spares
+        let verifier = ScramVerifier(password: password).text
         let outcome = try await withAdminConnection { session -> ProvisionOutcome in
+            try await session.lockAgent(name)
             // One round trip for everything the steps below depend on (re-deploys are then two statements in all).
             let state = try await session.provisioningState(name: name, sparePattern: spares.enabled ? spares.pattern : nil)
             try state.rights.requireProvisioning(admin: admin.username, server: server)
             let role = Self.quoteIdentifier(name)
             // ALTER ROLE leaves out NOSUPERUSER: PostgreSQL refuses any mention of that attribute from a non-superuser.
-            let attributes = "LOGIN NOCREATEDB NOCREATEROLE PASSWORD \(Self.quoteLiteral(password))"
+            // The verifier, not the password: statements reach the server log. A fresh salt each time, as `\password` does.
+            let attributes = "LOGIN NOCREATEDB NOCREATEROLE PASSWORD \(Self.quoteLiteral(verifier))"
             if state.roleExists {
-                try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
-            } else if try await session.runTolerating("CREATE ROLE \(role) WITH NOSUPERUSER \(attributes)", secret: password) == .alreadyExists {
-                try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: password)
+                try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: verifier)
+            } else if try await session.runTolerating("CREATE ROLE \(role) WITH NOSUPERUSER \(attributes)", secret: verifier) == .alreadyExists {
+                try await session.run("ALTER ROLE \(role) WITH \(attributes)", secret: verifier)
             }
             // A non-superuser admin may only make a database owned by a role it can SET ROLE to (and drop it later).
             if !state.rights.superuser && !state.adminIsMember { try await session.runTolerating("GRANT \(role) TO CURRENT_USER") }
@@ -118,6 +125,7 @@ public struct PostgresAgentProvisioner: AgentDatabaseProvisioner {
     public func drop(agentId: String, logger: Logger) async throws -> Bool {
         let name = try configuration.databaseName(for: agentId).value
         let dropped = try await withAdminConnection { session in
+            try await session.lockAgent(name)
             let state = try await session.provisioningState(name: name, sparePattern: nil)
             try state.rights.requireProvisioning(admin: admin.username, server: server)
             let role = Self.quoteIdentifier(name)
@@ -265,6 +273,14 @@ struct AdminSession {
     let logger: Logger
     let server: String
     let admin: String
+
+    /// Waits for, then holds until the connection closes, the session advisory lock of agent database `name`:
+    /// one provision or drop of an agent at a time across every process sharing the server.
+    func lockAgent(_ name: String) async throws {
+        try await run("SELECT pg_advisory_lock(hashtext($1))", binding: Self.agentLockKey(name))
+    }
+
+    static func agentLockKey(_ name: String) -> String { "dovetail-agent:" + name }
 
     func adminRights() async throws -> AdminRights {
         let rows = try await perform(PostgresQuery(unsafeSQL: "SELECT rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = current_user"))
