@@ -7,6 +7,9 @@ import Logging
 ///
 /// If provisioning fails the launch step does not run and the agent is `failed` with the reason; a
 /// re-deploy finishes whatever a failed one left, because every provisioning step is idempotent.
+///
+/// Operations on one agent run one at a time (`AgentOperationLocks`; across processes the PostgreSQL
+/// provisioner's advisory lock), and the agent's password is masked in every output and error kept or returned.
 public struct AgentDeployer: Sendable {
     public let store: Store
     public let configuration: AgentDatabaseConfiguration
@@ -48,7 +51,7 @@ public struct AgentDeployer: Sendable {
         public var agent: Agent
         /// The agent's database after the operation; nil after an undeploy that dropped it.
         public var database: AgentDatabase?
-        /// Output of the launch command, with the agent's URL masked; nil when none ran.
+        /// Output of the launch command, with the agent's URL and password masked; nil when none ran.
         public var commandOutput: String?
         /// Undeploy only: whether a database was dropped.
         public var dropped: Bool = false
@@ -58,6 +61,10 @@ public struct AgentDeployer: Sendable {
 
     /// Creates or reuses the agent's database, then runs `AGENT_DEPLOY_COMMAND`.
     public func deploy(_ agentId: String, configFile: String? = nil, logger: Logger) async throws -> Outcome {
+        try await withAgentLock(agentId) { try await deployHoldingLock(agentId, configFile: configFile, logger: logger) }
+    }
+
+    private func deployHoldingLock(_ agentId: String, configFile: String?, logger: Logger) async throws -> Outcome {
         let agent = try await store.agents.get(agentId)
         try await store.agents.recordDeployment(
             agent.id, status: .deploying, databaseName: agent.databaseName, databaseBackend: agent.databaseBackend, lastError: nil
@@ -79,7 +86,7 @@ public struct AgentDeployer: Sendable {
         do {
             output = try await launch(configuration.deployCommand, agent: agent, database: database, configFile: configFile, logger: logger)
         } catch {
-            try await recordFailure(agent, databaseName: database.name, backend: database.backend, error: error, logger: logger)
+            try await recordFailure(agent, databaseName: database.name, backend: database.backend, error: error, mask: AgentSecretMask(database), logger: logger)
             throw error
         }
         let updated = try await store.agents.recordDeployment(
@@ -92,13 +99,17 @@ public struct AgentDeployer: Sendable {
 
     /// Runs `AGENT_UPDATE_COMMAND` with the agent's existing database; never creates one.
     public func update(_ agentId: String, configFile: String? = nil, logger: Logger) async throws -> Outcome {
+        try await withAgentLock(agentId) { try await updateHoldingLock(agentId, configFile: configFile, logger: logger) }
+    }
+
+    private func updateHoldingLock(_ agentId: String, configFile: String?, logger: Logger) async throws -> Outcome {
         let agent = try await store.agents.get(agentId)
         let database = try await provisioner.locate(agentId: agent.id, logger: logger)
         var output: String?
         do {
             output = try await launch(configuration.updateCommand, agent: agent, database: database, configFile: configFile, logger: logger)
         } catch {
-            try await recordFailure(agent, databaseName: database.name, backend: database.backend, error: error, logger: logger)
+            try await recordFailure(agent, databaseName: database.name, backend: database.backend, error: error, mask: AgentSecretMask(database), logger: logger)
             throw error
         }
         let updated = try await store.agents.recordDeployment(
@@ -110,22 +121,29 @@ public struct AgentDeployer: Sendable {
     /// Runs `AGENT_UNDEPLOY_COMMAND`, then drops the database and role when `dropDatabase` (default
     /// `CLEANUP_AGENT_DATABASES`) is true. Works on a failed agent: a failing undeploy command is then only logged.
     public func undeploy(_ agentId: String, dropDatabase: Bool? = nil, logger: Logger) async throws -> Outcome {
+        try await withAgentLock(agentId) { try await undeployHoldingLock(agentId, dropDatabase: dropDatabase, logger: logger) }
+    }
+
+    private func undeployHoldingLock(_ agentId: String, dropDatabase: Bool?, logger: Logger) async throws -> Outcome {
         let agent = try await store.agents.get(agentId)
         let drop = dropDatabase ?? configuration.cleanupOnUndeploy
         var output: String?
         if configuration.undeployCommand != nil {
             let database = try? await provisioner.locate(agentId: agent.id, logger: logger)
+            let mask = AgentSecretMask(database)
             do {
                 output = try await launch(configuration.undeployCommand, agent: agent, database: database, configFile: nil, logger: logger)
             } catch {
                 guard agent.status == .failed || agent.status == .registered || agent.status == .undeployed else {
                     try await store.agents.recordDeployment(
                         agent.id, status: agent.status, databaseName: agent.databaseName, databaseBackend: agent.databaseBackend,
-                        lastError: message(for: error)
+                        lastError: mask.apply(message(for: error))
                     )
                     throw error
                 }
-                logger.warning("Undeploy command failed for an agent that was not running", metadata: ["agent": "\(agent.id)", "error": "\(error)"])
+                logger.warning(
+                    "Undeploy command failed for an agent that was not running", metadata: ["agent": "\(agent.id)", "error": "\(mask.apply(message(for: error)))"]
+                )
             }
         }
         var dropped = false
@@ -141,8 +159,17 @@ public struct AgentDeployer: Sendable {
 
     // MARK: Helpers
 
-    private func recordFailure(_ agent: Agent, databaseName: String?, backend: String?, error: any Error, logger: Logger) async throws {
-        let reason = message(for: error)
+    /// Runs `body` holding the agent's lock, keyed by its id (callers may name the agent by id or by name); `body`
+    /// reads the agent again, so it sees what an operation that held the lock before it left.
+    private func withAgentLock<T: Sendable>(_ agentId: String, _ body: () async throws -> T) async throws -> T {
+        let id = try await store.agents.get(agentId).id
+        return try await AgentOperationLocks.shared.withLock(id, body)
+    }
+
+    private func recordFailure(
+        _ agent: Agent, databaseName: String?, backend: String?, error: any Error, mask: AgentSecretMask = AgentSecretMask(nil), logger: Logger
+    ) async throws {
+        let reason = mask.apply(message(for: error))
         logger.error("Agent deployment failed", metadata: ["agent": "\(agent.id)", "error": "\(reason)"])
         try await store.agents.recordDeployment(agent.id, status: .failed, databaseName: databaseName, databaseBackend: backend, lastError: reason)
     }
@@ -168,8 +195,8 @@ public struct AgentDeployer: Sendable {
         environment["AGENT_CONFIG_FILE"] = configPath
         environment["AGENT_DATABASE_NAME"] = database?.name ?? ""
         let result = try await ChildProcess.run(["/bin/sh", "-c", command], environment: environment)
-        var output = result.output
-        if let database, !database.url.isEmpty { output = output.replacingOccurrences(of: database.url, with: database.redactedURL) }
+        // Masked before anything is kept: the output is returned, and its tail goes into the error and `last_error`.
+        let output = AgentSecretMask(database).apply(result.output)
         guard result.status == 0 else {
             let tail = output.split(separator: "\n", omittingEmptySubsequences: true).suffix(5).joined(separator: "\n")
             throw AgentDatabaseError(.launch, "The launch command exited with status \(result.status)" + (tail.isEmpty ? "." : ": \(tail)"))
