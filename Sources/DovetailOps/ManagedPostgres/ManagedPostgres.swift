@@ -254,7 +254,7 @@ public struct ManagedPostgres: Sendable {
     }
 
     /// Starts the server unless it runs, then waits (with backoff, up to `timeout`) until it accepts a connection with
-    /// the credentials of `.env`.
+    /// the credentials of `.env`, and closes Dovetail's own databases to every other role (`ManagedDatabaseAccess`).
     @discardableResult
     public func start(timeout: Duration = .seconds(60), report: @escaping Reporter = { _ in }) async throws -> StartResult {
         let clock = ContinuousClock()
@@ -272,6 +272,8 @@ public struct ManagedPostgres: Sendable {
             mark = try await engine.launch(manifest, report: report)
         }
         let details = try await self.waitUntilReady(manifest, credentials: credentials, engine: engine, mark: mark, timeout: timeout, report: report)
+        // Every start, so servers made before this existed are closed to agents too.
+        try await ManagedDatabaseAccess.restrict(credentials, port: manifest.port)
         let elapsed = began.duration(to: clock.now)
         if mark != nil {
             report("PostgreSQL \(details.version) accepts connections on 127.0.0.1:\(manifest.port) (ready in \(Self.format(elapsed))).")

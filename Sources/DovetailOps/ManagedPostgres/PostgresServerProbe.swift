@@ -53,9 +53,16 @@ enum PostgresServerProbe {
 
     /// Runs `sql` (which must not carry secrets) on a short-lived connection.
     static func execute(_ sql: String, on info: PostgresConnectionInfo) async throws {
+        try await execute([sql], on: info)
+    }
+
+    /// Runs each statement (none may carry secrets) in turn on one short-lived connection, stopping at the first failure.
+    static func execute(_ statements: [String], on info: PostgresConnectionInfo) async throws {
         let connection = try await Self.connect(info, connectTimeout: .seconds(5))
         do {
-            _ = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: silent)
+            for sql in statements {
+                for try await _ in try await connection.query(PostgresQuery(unsafeSQL: sql), logger: silent) {}
+            }
         } catch {
             try? await connection.close()
             throw error
@@ -133,6 +140,14 @@ enum PostgresServerProbe {
             return .notReady(reason: Self.describe(underlying))
         }
         return .notReady(reason: "\(error.code)")
+    }
+
+    /// A failure of `execute`, in words: the server's SQLSTATE and message, or why no connection was made.
+    static func describeError(_ error: any Error) -> String {
+        if let error = error as? PSQLError, error.code == .server {
+            return "SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"): \(error.serverInfo?[.message] ?? "no message")"
+        }
+        return describe(error)
     }
 
     private static func describe(_ error: any Error) -> String {
