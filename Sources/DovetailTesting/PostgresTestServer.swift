@@ -29,7 +29,7 @@ public actor PostgresTestServer {
     /// The percent-encoded query of `TEST_POSTGRESQL_URL` (without `?`), kept in every URL handed out.
     private nonisolated let urlQuery: String?
     /// The cluster this process started; nil for a server given by `TEST_POSTGRESQL_URL`.
-    private let cluster: LocalCluster?
+    private nonisolated let cluster: LocalCluster?
     private let logger: Logger
     private var isDestroyed = false
 
@@ -69,6 +69,10 @@ public actor PostgresTestServer {
         }
         return url
     }
+
+    /// The server's log file (`pg_ctl -l`), for tests that check what PostgreSQL wrote there (never a password);
+    /// nil for a `TEST_POSTGRESQL_URL` server, whose log is not ours to read: use `startDedicated()` for those tests.
+    public nonisolated var logFilePath: String? { self.cluster?.logFile }
 
     /// Creates a fresh, empty database with a unique name (`dovetail_test_<random hex>`) and returns its URL.
     public func createDatabase() async throws -> String {

@@ -26,8 +26,9 @@ struct AgentDatabaseFixture {
 
     var logger: Logger { Self.logger }
 
-    static func with(_ body: (AgentDatabaseFixture) async throws -> Void) async throws {
-        let server = try await PostgresTestServer.shared()
+    /// `server` defaults to the shared test server; tests that read the server's log or change its settings pass a dedicated one.
+    static func with(server: PostgresTestServer? = nil, _ body: (AgentDatabaseFixture) async throws -> Void) async throws {
+        let server = if let server { server } else { try await PostgresTestServer.shared() }
         let namespace = "t" + String(UInt64.random(in: 0 ... .max), radix: 36)
         let adminUser = namespace + "_admin"
         let directory = FileManager.default.temporaryDirectory.path + "/dovetail-agents-\(UUID().uuidString)"
