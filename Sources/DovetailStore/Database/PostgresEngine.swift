@@ -193,6 +193,9 @@ final class PostgresEngine: DatabaseEngine {
         case "23505": return StoreError.conflict("That value is already taken (\(constraint)).")
         case "23503": return StoreError.invalid("A referenced row does not exist (\(constraint)).")
         case "23514", "23502", "22P02", "22001": return StoreError.invalid("A value breaks a rule of the data model (\(constraint)).")
+        // NUL or a character the database encoding cannot hold: the client's input, so a 422 as SQLite
+        // gives, never a 500. Repositories refuse NUL first (Validation); this catches any path they miss.
+        case "22021", "22P05": return StoreError.invalid("A value contains a character the database cannot store, such as NUL (\\u0000).")
         case "57014": return StoreError.unavailable("The query ran longer than POSTGRES_STATEMENT_TIMEOUT allows; retry or raise the limit.")
         case "40001", "40P01": return StoreError.unavailable("The database resolved a conflict between concurrent writes; retry.")
         case "57P01", "57P02", "57P03", "53300": return StoreError.unavailable("\(server) is shutting down, starting up or out of connections; retry shortly.")

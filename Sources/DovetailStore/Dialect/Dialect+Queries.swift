@@ -119,6 +119,9 @@ public struct MetadataFilter: Sendable, Equatable {
             switch value {
             case .object, .array:
                 throw StoreError.invalid("metadata filter values must be strings, numbers, booleans or null.", field: "metadata")
+            case .string(let string) where string.unicodeScalars.contains("\u{0000}"):
+                // PostgreSQL refuses NUL in text and jsonb (SQLSTATE 22021/22P05); refused on both backends alike.
+                throw StoreError.invalid("metadata filter values must not contain NUL characters.", field: "metadata")
             default:
                 pairs.append(Pair(key: key, value: value))
             }

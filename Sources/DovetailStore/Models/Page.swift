@@ -44,7 +44,10 @@ public struct PageRequest: Sendable {
         guard let cursor, !cursor.isEmpty else { return nil }
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), key.hasPrefix("k:") else {
+        // A NUL inside is never issued by this server, and PostgreSQL would refuse it as a parameter (SQLSTATE 22021).
+        guard let data = Data(base64Encoded: base64), let key = String(data: data, encoding: .utf8), key.hasPrefix("k:"),
+            !key.unicodeScalars.contains("\u{0000}")
+        else {
             throw StoreError.invalid("cursor is not a cursor this server issued; start again without it.", field: "cursor")
         }
         return String(key.dropFirst(2))

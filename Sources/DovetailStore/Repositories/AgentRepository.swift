@@ -30,7 +30,7 @@ public struct AgentRepository: Sendable {
         let now = Timestamp.now()
         let agent = Agent(
             id: UUIDv7.generate(),
-            projectId: input.projectId,
+            projectId: try Validation.id(input.projectId, field: "project_id"),
             name: try Validation.name(input.name),
             kind: try Validation.text(input.kind ?? "generic", field: "kind", maxLength: 100, allowEmpty: false),
             configuration: try Validation.object(input.configuration, field: "configuration"),
@@ -57,6 +57,7 @@ public struct AgentRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> Agent {
+        try Validation.id(id, field: "id")
         let agent = try await database.read { sql in
             try await sql.raw("SELECT \(Self.columns) FROM agents WHERE id = \(bind: id)").first().map(Self.decode)
         }
@@ -67,6 +68,7 @@ public struct AgentRepository: Sendable {
     /// The agent with this id, or else the only agent with this name in any project, so that the command
     /// line can take either. A name shared by agents of several projects is refused, naming their ids.
     public func get(idOrName text: String) async throws -> Agent {
+        try Validation.id(text, field: "id")
         let found = try await database.read { sql in
             try await sql.raw("""
                 SELECT \(Self.columns) FROM agents WHERE id = \(bind: text)
@@ -85,6 +87,7 @@ public struct AgentRepository: Sendable {
     }
 
     public func list(projectId: String? = nil, _ page: PageRequest = PageRequest()) async throws -> Page<Agent> {
+        try Validation.id(projectId, field: "project_id")
         let limit = try page.validatedLimit()
         let after = try page.decodedCursor() ?? ""
         let rows = try await database.read { sql in
@@ -128,6 +131,7 @@ public struct AgentRepository: Sendable {
     public func recordDeployment(
         _ id: String, status: AgentStatus, databaseName: String?, databaseBackend: String?, lastError: String?
     ) async throws -> Agent {
+        try Validation.id(id, field: "id")
         let now = Timestamp.now()
         let found = try await database.write { sql in
             try await sql.raw("""
@@ -141,6 +145,7 @@ public struct AgentRepository: Sendable {
     }
 
     public func delete(_ id: String) async throws {
+        try Validation.id(id, field: "id")
         let found = try await database.write { sql in
             try await sql.raw("DELETE FROM agents WHERE id = \(bind: id) RETURNING id").first() != nil
         }

@@ -24,9 +24,10 @@ public struct CheckpointRepository: Sendable {
     }
 
     public func save(workflowId: String, _ input: NewCheckpoint) async throws -> Checkpoint {
+        try Validation.id(workflowId, field: "workflow_id")
         let now = Timestamp.now()
         let checkpoint = Checkpoint(
-            id: UUIDv7.generate(), workflowId: workflowId, runId: input.runId,
+            id: UUIDv7.generate(), workflowId: workflowId, runId: try Validation.id(input.runId, field: "run_id"),
             configVersion: try Validation.text(input.configVersion, field: "config_version", maxLength: 200, allowEmpty: false),
             metrics: try Validation.object(input.metrics, field: "metrics"), isBest: input.isBest ?? false, createdAt: now
         )
@@ -47,7 +48,8 @@ public struct CheckpointRepository: Sendable {
 
     /// Makes `id` the workflow's only best checkpoint.
     public func markBest(_ id: String) async throws -> Checkpoint {
-        try await database.write { sql in
+        try Validation.id(id, field: "id")
+        return try await database.write { sql in
             guard let checkpoint = try await sql.raw("SELECT \(Self.columns) FROM checkpoints WHERE id = \(bind: id)").first().map(Self.decode) else {
                 throw StoreError.notFound("checkpoint", id: id)
             }
@@ -63,6 +65,7 @@ public struct CheckpointRepository: Sendable {
 
     /// The workflow's checkpoints, newest first.
     public func latest(workflowId: String, limit: Int = 20) async throws -> [Checkpoint] {
+        try Validation.id(workflowId, field: "workflow_id")
         guard (1...PageRequest.maximumLimit).contains(limit) else {
             throw StoreError.invalid("limit must be between 1 and \(PageRequest.maximumLimit).", field: "limit")
         }
@@ -73,7 +76,8 @@ public struct CheckpointRepository: Sendable {
     }
 
     public func best(workflowId: String) async throws -> Checkpoint? {
-        try await database.read { sql in
+        try Validation.id(workflowId, field: "workflow_id")
+        return try await database.read { sql in
             try await sql.raw("SELECT \(Self.columns) FROM checkpoints WHERE workflow_id = \(bind: workflowId) AND is_best = \(bind: true)")
                 .first().map(Self.decode)
         }

@@ -21,6 +21,7 @@ public struct MessageRepository: Sendable {
 
     /// Appends a message with the session's next ordinal (1, 2, 3, …).
     public func append(sessionId: String, _ input: NewMessage) async throws -> Message {
+        try Validation.id(sessionId, field: "session_id")
         let now = Timestamp.now()
         let id = UUIDv7.generate()
         let content = try Validation.text(input.content, field: "content", maxLength: 900_000)
@@ -38,6 +39,7 @@ public struct MessageRepository: Sendable {
     }
 
     public func list(sessionId: String, _ page: PageRequest = PageRequest()) async throws -> Page<Message> {
+        try Validation.id(sessionId, field: "session_id")
         let limit = try page.validatedLimit()
         guard let after = Int64(try page.decodedCursor() ?? "0") else {
             throw StoreError.invalid("cursor is not a cursor this server issued; start again without it.", field: "cursor")

@@ -50,6 +50,7 @@ public struct ProjectRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> Project {
+        try Validation.id(id, field: "id")
         let row = try await database.read { sql in
             try await sql.raw("SELECT \(Self.columns) FROM projects WHERE id = \(bind: id)").first().map(Self.decode)
         }
@@ -96,6 +97,7 @@ public struct ProjectRepository: Sendable {
 
     /// Deletes the project and, through foreign keys, its agents, tasks and sessions.
     public func delete(_ id: String) async throws {
+        try Validation.id(id, field: "id")
         let found = try await database.write { sql in
             try await sql.raw("DELETE FROM projects WHERE id = \(bind: id) RETURNING id").first() != nil
         }

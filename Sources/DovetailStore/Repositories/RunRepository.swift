@@ -66,6 +66,7 @@ public struct RunRepository: Sendable {
 
     /// Starts a pending run of a published version (the latest when none is named).
     public func start(_ input: NewRun, now: Timestamp = .now()) async throws -> Run {
+        try Validation.id(input.workflowId, field: "workflow_id")
         let inputs = try Validation.object(input.inputs, field: "inputs")
         let metadata = try Validation.object(input.metadata, field: "metadata")
         let id = UUIDv7.generate()
@@ -91,6 +92,7 @@ public struct RunRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> Run {
+        try Validation.id(id, field: "id")
         let run = try await database.read { sql in try await sql.raw("SELECT \(Self.columns) FROM runs WHERE id = \(bind: id)").first().map(Self.decode) }
         guard let run else { throw StoreError.notFound("run", id: id) }
         return run
@@ -98,6 +100,7 @@ public struct RunRepository: Sendable {
 
     /// Run history, newest first.
     public func list(_ filter: RunFilter = RunFilter(), _ page: PageRequest = PageRequest()) async throws -> Page<Run> {
+        try Validation.id(filter.workflowId, field: "workflow_id")
         let limit = try page.validatedLimit()
         let before = try page.decodedCursor()
         let dialect = database.dialect
@@ -122,7 +125,7 @@ public struct RunRepository: Sendable {
     /// PostgreSQL picks the row with `FOR UPDATE SKIP LOCKED`, so concurrent workers never get the
     /// same run and never wait on each other; on SQLite the single writer makes the same statement atomic.
     public func claim(workerId: String, leaseSeconds: Int, now: Timestamp = .now()) async throws -> Run? {
-        let worker = try Validation.text(workerId, field: "worker_id", maxLength: 200, allowEmpty: false)
+        let worker = try Validation.id(Validation.text(workerId, field: "worker_id", maxLength: 200, allowEmpty: false), field: "worker_id")
         guard (1...86_400).contains(leaseSeconds) else {
             throw StoreError.invalid("lease_seconds must be between 1 and 86400.", field: "lease_seconds")
         }
@@ -144,6 +147,8 @@ public struct RunRepository: Sendable {
 
     /// Extends the lease of a run the worker still holds.
     public func renewLease(runId: String, workerId: String, leaseSeconds: Int, now: Timestamp = .now()) async throws -> Run {
+        try Validation.id(runId, field: "run_id")
+        try Validation.id(workerId, field: "worker_id")
         guard (1...86_400).contains(leaseSeconds) else {
             throw StoreError.invalid("lease_seconds must be between 1 and 86400.", field: "lease_seconds")
         }
@@ -160,6 +165,7 @@ public struct RunRepository: Sendable {
     }
 
     public func appendStep(runId: String, _ input: NewRunStep, now: Timestamp = .now()) async throws -> RunStep {
+        try Validation.id(runId, field: "run_id")
         guard input.stepIndex >= 0 else { throw StoreError.invalid("step_index must be zero or more.", field: "step_index") }
         let step = RunStep(
             id: UUIDv7.generate(), runId: runId, stepIndex: input.stepIndex,
@@ -183,6 +189,7 @@ public struct RunRepository: Sendable {
     }
 
     public func steps(runId: String) async throws -> [RunStep] {
+        try Validation.id(runId, field: "run_id")
         _ = try await get(runId)
         return try await database.read { sql in
             try await sql.raw("""
@@ -194,6 +201,7 @@ public struct RunRepository: Sendable {
 
     /// Ends a run. Finishing a run twice is a conflict, so a late worker cannot overwrite the outcome.
     public func finish(runId: String, _ completion: RunCompletion, now: Timestamp = .now()) async throws -> Run {
+        try Validation.id(runId, field: "run_id")
         guard completion.status.isFinished else {
             throw StoreError.invalid("status must be succeeded, failed or cancelled.", field: "status")
         }

@@ -38,6 +38,7 @@ public struct SearchRepository: Sendable {
 
     public func search(_ text: String, projectId: String? = nil, limit: Int = 20) async throws -> [SearchHit] {
         guard (1...100).contains(limit) else { throw StoreError.invalid("limit must be between 1 and 100.", field: "limit") }
+        try Validation.id(projectId, field: "project_id")
         let terms = SearchTerms.parse(text)
         guard !terms.isEmpty else {
             throw StoreError.invalid("q must contain at least one word that is not a common stop word.", field: "q")

@@ -23,6 +23,7 @@ public struct SessionEventRepository: Sendable {
     }
 
     public func append(sessionId: String, _ input: NewSessionEvent) async throws -> SessionEvent {
+        try Validation.id(sessionId, field: "session_id")
         let now = Timestamp.now()
         let id = UUIDv7.generate()
         let type = try Validation.text(input.type, field: "type", maxLength: 200, allowEmpty: false)
@@ -41,6 +42,7 @@ public struct SessionEventRepository: Sendable {
 
     /// Events with `seq > after`, oldest first.
     public func list(sessionId: String, after: Int64 = 0, limit: Int = 100) async throws -> [SessionEvent] {
+        try Validation.id(sessionId, field: "session_id")
         guard (1...PageRequest.maximumLimit).contains(limit) else {
             throw StoreError.invalid("limit must be between 1 and \(PageRequest.maximumLimit).", field: "limit")
         }

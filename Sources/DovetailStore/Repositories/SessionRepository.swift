@@ -51,8 +51,8 @@ public struct SessionRepository: Sendable {
         let now = Timestamp.now()
         let session = AgentSession(
             id: UUIDv7.generate(),
-            projectId: input.projectId,
-            agentId: input.agentId,
+            projectId: try Validation.id(input.projectId, field: "project_id"),
+            agentId: try Validation.id(input.agentId, field: "agent_id"),
             userId: try input.userId.map { try Validation.text($0, field: "user_id", maxLength: 200) },
             title: try Validation.text(input.title ?? "", field: "title", maxLength: 1_000),
             status: .active,
@@ -79,6 +79,7 @@ public struct SessionRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> AgentSession {
+        try Validation.id(id, field: "id")
         let session = try await database.read { sql in
             try await sql.raw("SELECT \(Self.columns) FROM sessions WHERE id = \(bind: id) AND deleted_at IS NULL").first().map(Self.decode)
         }
@@ -89,6 +90,8 @@ public struct SessionRepository: Sendable {
     public func list(
         projectId: String? = nil, agentId: String? = nil, filter: SessionFilter = SessionFilter(), _ page: PageRequest = PageRequest()
     ) async throws -> Page<AgentSession> {
+        try Validation.id(projectId, field: "project_id")
+        try Validation.id(agentId, field: "agent_id")
         let limit = try page.validatedLimit()
         let after = try page.decodedCursor() ?? ""
         let dialect = database.dialect
@@ -130,6 +133,7 @@ public struct SessionRepository: Sendable {
 
     /// Marks the session deleted; its messages and events go with it when retention purges it.
     public func delete(_ id: String) async throws {
+        try Validation.id(id, field: "id")
         let now = Timestamp.now()
         let found = try await database.write { sql in
             try await sql.raw("""

@@ -18,12 +18,12 @@ extension TaskRepository {
     /// writer, and one statement for many cards costs one turn of it.
     public func update(_ id: String, _ patch: TaskPatch) async throws -> TaskCard {
         let change = TaskChange(
-            id: id,
+            id: try Validation.id(id, field: "id"),
             title: try patch.title.map { try Validation.text($0, field: "title", maxLength: 1_000, allowEmpty: false) },
             description: try patch.description.map { try Validation.text($0, field: "description") },
             priority: patch.priority,
             labels: try patch.labels.map { try Validation.array($0, field: "labels") },
-            assignedAgentId: patch.assignedAgentId,
+            assignedAgentId: try patch.assignedAgentId.map { try Validation.id($0, field: "assigned_agent_id") },
             updatedAt: .now()
         )
         if case .some(.some) = change.assignedAgentId {

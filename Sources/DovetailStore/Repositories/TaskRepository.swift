@@ -33,14 +33,14 @@ public struct TaskRepository: Sendable {
         let now = Timestamp.now()
         var task = TaskCard(
             id: UUIDv7.generate(),
-            projectId: input.projectId,
+            projectId: try Validation.id(input.projectId, field: "project_id"),
             title: try Validation.text(input.title, field: "title", maxLength: 1_000, allowEmpty: false),
             description: try Validation.text(input.description ?? "", field: "description"),
             column: input.column ?? .backlog,
             position: 0,
             priority: input.priority ?? 0,
             labels: try Validation.array(input.labels, field: "labels"),
-            assignedAgentId: input.assignedAgentId,
+            assignedAgentId: try Validation.id(input.assignedAgentId, field: "assigned_agent_id"),
             createdAt: now,
             updatedAt: now
         )
@@ -53,12 +53,14 @@ public struct TaskRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> TaskCard {
+        try Validation.id(id, field: "id")
         guard let task = try await database.fetch(CardById(id: id)).first.map(Self.decode) else { throw StoreError.notFound("task", id: id) }
         return task
     }
 
     /// Cards of a project: in board order (column, then position) when `column` is nil, else one column by position.
     public func list(projectId: String, column: BoardColumn? = nil, _ page: PageRequest = PageRequest()) async throws -> Page<TaskCard> {
+        try Validation.id(projectId, field: "project_id")
         let limit = try page.validatedLimit()
         // The sort key is "<column rank>:<position padded>", so it compares correctly as text.
         let after = try page.decodedCursor()
@@ -104,6 +106,7 @@ public struct TaskRepository: Sendable {
     /// Moves a card to `column` at `position` (default: the end), shifting its neighbours so both
     /// columns stay numbered 0…n-1.
     public func move(_ id: String, to column: BoardColumn, position requested: Int? = nil) async throws -> TaskCard {
+        try Validation.id(id, field: "id")
         if let requested, requested < 0 {
             throw StoreError.invalid("position must be zero or more.", field: "position")
         }
@@ -134,6 +137,7 @@ public struct TaskRepository: Sendable {
     }
 
     public func delete(_ id: String) async throws {
+        try Validation.id(id, field: "id")
         let dialect = database.dialect
         try await database.write { sql in
             guard let found = try await Self.fetch(id, sql) else { throw StoreError.notFound("task", id: id) }

@@ -17,6 +17,31 @@ enum Validation {
         return value
     }
 
+    /// Longest id accepted: ids are 36-character UUIDv7 strings; the slack admits older or
+    /// hand-made ids while keeping a hostile megabyte out of statements and error messages.
+    static let maximumIdLength = 200
+
+    /// An id from a path, a query filter or a body field, checked before it reaches a statement.
+    /// PostgreSQL refuses NUL in text parameters (SQLSTATE 22021) and SQLite would store it, so
+    /// both refuse it here with the same 422 naming `field`. Any other text is left to the lookup,
+    /// which answers "not found" as it would for any unknown id.
+    @discardableResult
+    static func id(_ value: String, field: String) throws -> String {
+        if value.unicodeScalars.contains("\u{0000}") {
+            throw StoreError.invalid("\(field) must not contain NUL characters.", field: field)
+        }
+        if value.utf8.count > maximumIdLength {
+            throw StoreError.invalid("\(field) is longer than \(maximumIdLength) bytes; ids are 36-character UUIDs.", field: field)
+        }
+        return value
+    }
+
+    /// `id` for optional filters and references: nil stays nil.
+    @discardableResult
+    static func id(_ value: String?, field: String) throws -> String? {
+        try value.map { try id($0, field: field) }
+    }
+
     static func name(_ value: String, field: String = "name") throws -> String {
         try text(value, field: field, maxLength: 200, allowEmpty: false)
     }

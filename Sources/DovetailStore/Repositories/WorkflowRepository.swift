@@ -37,7 +37,7 @@ public struct WorkflowRepository: Sendable {
         let now = Timestamp.now()
         let handle = try Validation.slug(input.handle, field: "handle")
         let workflow = Workflow(
-            id: UUIDv7.generate(), projectId: input.projectId, handle: handle,
+            id: UUIDv7.generate(), projectId: try Validation.id(input.projectId, field: "project_id"), handle: handle,
             name: try Validation.name(input.name ?? handle), description: try Validation.text(input.description ?? "", field: "description"),
             archived: false, latestVersion: 0, createdAt: now, updatedAt: now
         )
@@ -57,6 +57,7 @@ public struct WorkflowRepository: Sendable {
     }
 
     public func get(_ id: String) async throws -> Workflow {
+        try Validation.id(id, field: "id")
         let workflow = try await database.read { sql in
             try await sql.raw("SELECT \(Self.columns) FROM workflows WHERE id = \(bind: id)").first().map(Self.decode)
         }
@@ -65,6 +66,7 @@ public struct WorkflowRepository: Sendable {
     }
 
     public func list(projectId: String? = nil, includeArchived: Bool = false, _ page: PageRequest = PageRequest()) async throws -> Page<Workflow> {
+        try Validation.id(projectId, field: "project_id")
         let limit = try page.validatedLimit()
         let after = try page.decodedCursor() ?? ""
         let rows = try await database.read { sql in
@@ -80,6 +82,7 @@ public struct WorkflowRepository: Sendable {
 
     /// Archives the workflow, freeing its handle for a new one.
     public func archive(_ id: String) async throws -> Workflow {
+        try Validation.id(id, field: "id")
         let now = Timestamp.now()
         let found = try await database.write { sql in
             try await sql.raw("UPDATE workflows SET archived = \(bind: true), updated_at = \(bind: now) WHERE id = \(bind: id) RETURNING id").first() != nil
@@ -91,6 +94,7 @@ public struct WorkflowRepository: Sendable {
     /// Publishes the next version (latest + 1). The counter update locks the workflow row, so
     /// concurrent publishers get consecutive numbers with no duplicate and no gap.
     public func publish(workflowId: String, definition: JSONValue?) async throws -> WorkflowVersion {
+        try Validation.id(workflowId, field: "workflow_id")
         let now = Timestamp.now()
         let id = UUIDv7.generate()
         let body = try Validation.object(definition, field: "definition")
@@ -113,6 +117,7 @@ public struct WorkflowRepository: Sendable {
     }
 
     public func version(workflowId: String, version: Int64) async throws -> WorkflowVersion {
+        try Validation.id(workflowId, field: "workflow_id")
         let found = try await database.read { sql in
             try await sql.raw("""
                 SELECT id, workflow_id, version, definition, created_at FROM workflow_versions
@@ -124,6 +129,7 @@ public struct WorkflowRepository: Sendable {
     }
 
     public func versions(workflowId: String) async throws -> [WorkflowVersion] {
+        try Validation.id(workflowId, field: "workflow_id")
         _ = try await get(workflowId)
         return try await database.read { sql in
             try await sql.raw("""
