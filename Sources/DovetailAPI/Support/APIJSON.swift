@@ -50,6 +50,14 @@ enum APIJSON {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            // A number the field cannot hold comes back as "not valid JSON" with no path; name the field.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let field = JSONNumberLocator.culprit(T.self, in: data) {
+                throw Problem.validation(
+                    "\(field) is a number this field cannot hold: integers must fit in 64 bits "
+                        + "(-9223372036854775808...9223372036854775807) and whole-number fields take no fraction.",
+                    field: field
+                )
+            }
             throw problem(for: error)
         }
     }
