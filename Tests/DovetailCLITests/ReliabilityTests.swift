@@ -3,6 +3,9 @@ import DovetailTesting
 import Foundation
 import SQLKit
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -15,6 +18,17 @@ struct ReliabilityTests {
     static let writes = 500
     /// The server is killed once this many writes have been acknowledged: well inside the run, with hundreds in flight.
     static let killAfterAcknowledged = 200
+    /// 500 with the usual limits; a quarter of the open-file limit when that is lower (256 for a soft limit of 1024).
+    static var connections: Int {
+        var limit = rlimit()
+        #if canImport(Glibc)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0 else { return 64 }
+        return min(writes, max(32, Int(min(limit.rlim_cur, 1 << 20)) / 4))
+    }
 
     /// 500 concurrent writes — cards on two boards and messages in two sessions — and SIGKILL after the 200th
     /// acknowledgement. After a restart on the same database every write that got a 2xx is there, exactly once; the
@@ -26,8 +40,9 @@ struct ReliabilityTests {
             let databaseURL = try #require(url.environmentValue)
             let directory = try CLIRunner.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
-            // One connection per write, so that all 500 are in flight at once (the server queues them for its pool).
-            let client = LoadClient(maximumConnections: Self.writes)
+            // One connection per write, so that all 500 are in flight at once (the server queues them for its pool),
+            // unless the open-file limit is low: this process runs other tests beside this one.
+            let client = LoadClient(maximumConnections: Self.connections)
             let clock = ContinuousClock()
             let started = clock.now
 
