@@ -10,7 +10,8 @@ struct ProblemMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            return try await next(request, context)
+            // Every database operation of the request is bounded by the pool timeout (`DatabaseWork`).
+            return try await DatabaseWork.$interactive.withValue(true) { try await next(request, context) }
         } catch let problem as Problem {
             return problem.response
         } catch let error as StoreError {

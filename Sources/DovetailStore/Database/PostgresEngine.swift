@@ -21,6 +21,7 @@ final class PostgresEngine: DatabaseEngine {
     private let logger: Logger
     private let outage = OutageWindow()
     private let watchdog = LeaseWatchdog()
+    private let reachability: ServerReachability
 
     init(info: PostgresConnectionInfo, pool: PoolSettings, readOnly: Bool = false, logger: Logger) throws {
         self.info = info
@@ -40,6 +41,17 @@ final class PostgresEngine: DatabaseEngine {
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "dovetail.postgres.pool", factory: { _ in SwiftLogNoOpLogHandler() }))
         self.client = client
         self.runTask = Task { await client.run() }
+        let reachability = ServerReachability(info: info)
+        self.reachability = reachability
+        watchdog.onSlowWait { [outage, watchdog, logger, info] in
+            reachability.check {
+                if !outage.isOpen {
+                    logger.warning("PostgreSQL at \(info.displayAddress) is unreachable; requests fail fast with 503 until it answers again.")
+                }
+                outage.open()
+                watchdog.expireWaiting()
+            }
+        }
     }
 
     /// Server-side guards sent in the startup packet, so every pooled connection has them from the start.
@@ -123,30 +135,62 @@ final class PostgresEngine: DatabaseEngine {
     private static let silentLogger = Logger(label: "dovetail.postgres.statements", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Runs `body` on one leased connection, for work that needs PostgresNIO itself (`COPY FROM STDIN`,
-    /// cursors). Errors `body` throws other than driver errors pass through untranslated.
+    /// cursors). Errors `body` throws other than driver errors pass through untranslated. Bulk work has no
+    /// execution limit: a copy may run for an hour.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await withLease(body)
+        try await withLease(bounded: false, body)
     }
 
-    /// Leases a connection, giving up after the pool timeout (or after 2 s while the server is known
-    /// to be down) so that callers get a clear `unavailable` error rather than waiting forever.
-    private func withLease<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        let timeout = outage.isOpen ? min(pool.timeout, .seconds(2)) : pool.timeout
+    /// How long work on a granted connection may take before the caller is answered 503 and the connection
+    /// closed. Outside requests: the server's own `statement_timeout` plus a margin, so it fires only when the
+    /// server stopped answering altogether (a frozen host, a dropped network), never before the server would
+    /// have cancelled a slow statement itself; without a statement timeout, the pool timeout plus that margin.
+    /// A request of the API (`DatabaseWork.interactive`) gets the pool timeout: observed under repeated
+    /// restarts, a statement on a fresh connection can wait for an answer that never comes, and the
+    /// request must still be answered within that bound.
+    var executionLimit: Duration {
+        if DatabaseWork.interactive { return pool.timeout }
+        return (pool.statementTimeout > .zero ? pool.statementTimeout : pool.timeout) + .seconds(5)
+    }
+
+    /// Leases a connection and runs `body` on it, answering the caller within bounds whatever the server
+    /// does: the wait for a connection gives up after the pool timeout (after 1 s while the server is known
+    /// to be down, and at once for everyone waiting when it is found down), and the work after
+    /// `executionLimit` (`LeaseWatchdog`).
+    private func withLease<T: Sendable>(
+        bounded: Bool = true, _ body: @escaping @Sendable (PostgresConnection) async throws -> T
+    ) async throws -> T {
+        let timeout = outage.isOpen ? min(pool.timeout, Self.outageLeaseTimeout) : pool.timeout
+        let limit = bounded ? executionLimit : nil
         let client = self.client
         do {
-            let result = try await watchdog.run(timeout: timeout) { granted in
+            let result = try await watchdog.run(leaseTimeout: timeout, executionLimit: limit) { granted in
                 try await client.withConnection { connection in
-                    granted()
+                    guard granted({ Task { try? await connection.close() } }) else { throw LeaseTimeout() }
                     return try await body(connection)
                 }
             }
-            outage.close()
+            if outage.close() {
+                logger.info("PostgreSQL at \(info.displayAddress) answers again.")
+            }
             return result
         } catch {
-            if Self.meansServerUnreachable(error) { outage.open() }
+            if Self.meansServerUnreachable(error) {
+                if !outage.isOpen {
+                    logger.warning("PostgreSQL at \(info.displayAddress) is unreachable; requests fail fast with 503 until it answers again.")
+                }
+                outage.open()
+                // A lease timeout may mean a busy pool rather than a dead server: only a definite sign of a
+                // dead server answers everyone who waits at once.
+                if !(error is LeaseTimeout) { watchdog.expireWaiting() }
+            }
             throw Self.translate(error, info: info)
         }
     }
+
+    /// The wait for a connection while the server is known to be down: long enough for a connection to a
+    /// server that just came back, short enough to be the fast 503 the API promises during an outage.
+    static let outageLeaseTimeout: Duration = .seconds(1)
 
     func shutdown() async {
         runTask.cancel()
@@ -154,11 +198,22 @@ final class PostgresEngine: DatabaseEngine {
     }
 
     struct LeaseTimeout: Error {}
+    struct ExecutionTimeout: Error {}
 
     static func meansServerUnreachable(_ error: any Error) -> Bool {
-        if error is LeaseTimeout || error is ConnectionPoolError { return true }
+        if error is LeaseTimeout || error is ExecutionTimeout || error is ConnectionPoolError { return true }
         guard let psqlError = error as? PSQLError else { return false }
+        if psqlError.code == .server, let state = psqlError.serverInfo?[.sqlState] {
+            return state.hasPrefix("08") || ["57P01", "57P02", "57P03"].contains(state)
+        }
         return [.connectionError, .serverClosedConnection, .uncleanShutdown].contains(psqlError.code)
+    }
+
+    /// SQLSTATE classes that say the server, not the statement, is the problem: connection exceptions
+    /// (08), insufficient resources such as a full disk or too many connections (53), operator
+    /// intervention such as a shutdown (57P0x), system errors (58). Retrying later may succeed: 503.
+    static func isUnavailability(_ state: String) -> Bool {
+        state.hasPrefix("08") || state.hasPrefix("53") || state.hasPrefix("57P") || state.hasPrefix("58")
     }
 
     static func translate(_ error: any Error, info: PostgresConnectionInfo) -> any Error {
@@ -166,6 +221,9 @@ final class PostgresEngine: DatabaseEngine {
         let server = "PostgreSQL at \(info.displayAddress)"
         if error is LeaseTimeout {
             return StoreError.unavailable("\(server) did not provide a connection in time; it may be down or overloaded. Retry shortly.")
+        }
+        if error is ExecutionTimeout {
+            return StoreError.unavailable("\(server) stopped answering; the request was abandoned and its connection closed. Retry shortly.")
         }
         if error is ConnectionPoolError || error is CancellationError {
             return StoreError.unavailable("\(server) is unreachable; retry shortly.")
@@ -200,6 +258,9 @@ final class PostgresEngine: DatabaseEngine {
         case "40001", "40P01": return StoreError.unavailable("The database resolved a conflict between concurrent writes; retry.")
         case "57P01", "57P02", "57P03", "53300": return StoreError.unavailable("\(server) is shutting down, starting up or out of connections; retry shortly.")
         default:
+            if isUnavailability(state) {
+                return StoreError.unavailable("\(server) cannot serve requests right now (SQLSTATE \(state)); retry shortly.")
+            }
             return StoreError(.internalFailure, "PostgreSQL refused the statement (SQLSTATE \(state)): \(error.serverInfo?[.message] ?? "no message").")
         }
     }
@@ -219,7 +280,15 @@ final class OutageWindow: Sendable {
     }
 
     func open() { openedAt.withLock { $0 = .now } }
-    func close() { openedAt.withLock { $0 = nil } }
+
+    /// Ends the window; true when one was open (so the caller can say the server is back, once).
+    @discardableResult
+    func close() -> Bool {
+        openedAt.withLock { instant in
+            defer { instant = nil }
+            return instant != nil
+        }
+    }
 }
 
 extension Duration {

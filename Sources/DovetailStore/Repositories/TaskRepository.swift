@@ -180,13 +180,26 @@ public struct TaskRepository: Sendable {
                 for index in unassigned { results[index] = .failure(error) }
             } catch {
                 // Something in one card failed the statement: add them one by one, so only that card fails.
-                for index in unassigned { results[index] = await outcome { try await appendOne(tasks[index], database) } }
+                await appendOneByOne(unassigned, tasks, database, into: &results)
             }
         }
-        for index in tasks.indices where tasks[index].assignedAgentId != nil {
-            results[index] = await outcome { try await appendOne(tasks[index], database) }
-        }
+        await appendOneByOne(tasks.indices.filter { tasks[$0].assignedAgentId != nil }, tasks, database, into: &results)
         return results
+    }
+
+    /// Appends the cards at `indices` one at a time. Once the database is unavailable the rest fail with
+    /// that error without being tried: each try would wait out its own timeout, and the whole board's
+    /// queue waits behind this batch.
+    private static func appendOneByOne(_ indices: [Int], _ tasks: [TaskCard], _ database: Database, into results: inout [Result<Int, any Error>]) async {
+        var unavailable: StoreError?
+        for index in indices {
+            if let unavailable {
+                results[index] = .failure(unavailable)
+                continue
+            }
+            results[index] = await outcome { try await appendOne(tasks[index], database) }
+            if case .failure(let error as StoreError) = results[index], error.kind == .unavailable { unavailable = error }
+        }
     }
 
     private static func outcome<T>(_ body: () async throws -> T) async -> Result<T, any Error> {
