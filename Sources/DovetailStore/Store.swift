@@ -4,6 +4,8 @@ import Logging
 public struct Store: Sendable {
     public let database: Database
     public let notifier: SessionEventNotifier
+    /// Token uses not yet written; shared by every `tokens` repository of this store.
+    let tokenUsage = TokenUsageRecorder()
 
     public init(database: Database, notifier: SessionEventNotifier = SessionEventNotifier()) {
         self.database = database
@@ -25,11 +27,12 @@ public struct Store: Sendable {
     public var workflows: WorkflowRepository { WorkflowRepository(database: database) }
     public var runs: RunRepository { RunRepository(database: database) }
     public var checkpoints: CheckpointRepository { CheckpointRepository(database: database) }
-    public var tokens: TokenRepository { TokenRepository(database: database) }
+    public var tokens: TokenRepository { TokenRepository(database: database, usage: tokenUsage) }
     public var search: SearchRepository { SearchRepository(database: database) }
     public var retention: RetentionRepository { RetentionRepository(database: database) }
 
     public func shutdown() async {
+        await tokenUsage.flush(database)
         await database.shutdown()
     }
 }

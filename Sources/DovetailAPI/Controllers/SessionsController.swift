@@ -2,6 +2,7 @@ import DovetailStore
 import Foundation
 import Hummingbird
 import ServiceLifecycle
+import Synchronization
 
 struct SessionsController {
     let store: Store
@@ -9,6 +10,9 @@ struct SessionsController {
     /// events appended through another `serve` instance still arrive.
     var pollInterval: Duration = .seconds(1)
     var heartbeatInterval: Duration = .seconds(15)
+    /// How often a stream opened with a service token checks that the token is still valid, so that
+    /// revoking a token also ends the streams it opened.
+    var tokenCheckInterval: Duration = .seconds(2)
 
     func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post { request, context in
@@ -59,7 +63,7 @@ struct SessionsController {
             return try APIJSON.response(EventList(items: events, lastSeq: events.last?.seq))
         }
         group.get("{id}/events/stream") { request, context in
-            try await stream(request: request, sessionId: try context.parameters.require("id"))
+            try await stream(request: request, sessionId: try context.parameters.require("id"), caller: context.caller)
         }
     }
 
@@ -82,7 +86,10 @@ struct SessionsController {
     /// Server-sent events: every event with `seq` above `?after=` (or `Last-Event-ID`), then each new
     /// one as it is appended, in order. Each SSE `id` is the event's `seq`, so a reconnecting client
     /// resumes exactly where it stopped.
-    func stream(request: Request, sessionId: String) async throws -> Response {
+    ///
+    /// A stream opened with a service token ends with `event: end` (reason `token revoked` or `token
+    /// expired`) within `tokenCheckInterval` of the token ceasing to be valid.
+    func stream(request: Request, sessionId: String, caller: Caller) async throws -> Response {
         let resumeFrom = request.headers[.init("Last-Event-ID")!].flatMap { Int64($0) }
         let after = try Int64(request.integerQuery("after") ?? 0)
         guard after >= 0 else { throw Problem.validation("after must be zero or more.", field: "after") }
@@ -92,6 +99,7 @@ struct SessionsController {
         let store = self.store
         let pollInterval = self.pollInterval
         let heartbeatInterval = self.heartbeatInterval
+        let tokenCheck = caller.token.map { TokenValidityCheck(token: $0, tokens: store.tokens, interval: tokenCheckInterval) }
         let body = ResponseBody { writer in
             store.notifier.watch(sessionId: sessionId)
             defer { store.notifier.unwatch(sessionId: sessionId) }
@@ -101,6 +109,10 @@ struct SessionsController {
             // Ends on graceful shutdown too, so SIGTERM is not held up by open streams; clients
             // reconnect elsewhere with Last-Event-ID.
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                if let reason = await tokenCheck?.endReason() {
+                    try await writer.write(ByteBuffer(string: "event: end\ndata: {\"reason\":\"\(reason)\"}\n\n"))
+                    break
+                }
                 let seen = store.notifier.version(of: sessionId)
                 let events: [SessionEvent]
                 do {
@@ -140,5 +152,38 @@ struct SessionsController {
     /// SSE event names cannot hold line breaks; anything else of the type is kept.
     static func eventName(_ type: String) -> String {
         type.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+    }
+}
+
+/// Re-checks, at most once per interval, that the token a stream was opened with still authenticates.
+/// Expiry is known without asking the database; revocation is read from it. While the database is
+/// unreachable the stream keeps its last verdict: it reads nothing new then anyway.
+private final class TokenValidityCheck: Sendable {
+    private let token: ServiceToken
+    private let tokens: TokenRepository
+    private let interval: Duration
+    private let lastCheck = Mutex(ContinuousClock.now)
+
+    init(token: ServiceToken, tokens: TokenRepository, interval: Duration) {
+        self.token = token
+        self.tokens = tokens
+        self.interval = interval
+    }
+
+    /// nil while the token is valid; otherwise why the stream ends.
+    func endReason() async -> String? {
+        if let expiresAt = token.expiresAt, expiresAt <= .now() { return "token expired" }
+        let due = lastCheck.withLock { last -> Bool in
+            guard last.duration(to: .now) >= interval else { return false }
+            last = .now
+            return true
+        }
+        guard due else { return nil }
+        do {
+            guard let current = try await tokens.current(id: token.id) else { return "token revoked" }
+            return current.revokedAt != nil ? "token revoked" : nil
+        } catch {
+            return nil
+        }
     }
 }

@@ -6,9 +6,11 @@ import SQLKit
 /// the prefix finds the row, and the hashes are compared in constant time.
 public struct TokenRepository: Sendable {
     let database: Database
+    let usage: TokenUsageRecorder
 
-    public init(database: Database) {
+    public init(database: Database, usage: TokenUsageRecorder = TokenUsageRecorder()) {
         self.database = database
+        self.usage = usage
     }
 
     static let columns: SQLQueryString = "id, name, prefix, scope, expires_at, revoked_at, last_used_at, use_count, created_at"
@@ -57,21 +59,54 @@ public struct TokenRepository: Sendable {
         return CreatedServiceToken(token: token, secret: secret)
     }
 
+    /// Every token, with the uses recorded so far written first (best effort) so the counts are current.
     public func list() async throws -> [ServiceToken] {
-        try await database.read { sql in try await sql.raw("SELECT \(Self.columns) FROM service_tokens ORDER BY id").all().map(Self.decode) }
+        await usage.flush(database)
+        return try await database.read { sql in try await sql.raw("SELECT \(Self.columns) FROM service_tokens ORDER BY id").all().map(Self.decode) }
     }
 
-    /// Revokes by id or by name; revoking twice is harmless.
+    /// Revokes one token, named by its id or by its name; revoking twice is harmless.
+    ///
+    /// A name is taken only when it picks out one token: names are not unique, and revoking every token
+    /// that happens to share a name would cut off clients nobody meant to touch.
     public func revoke(_ idOrName: String) async throws -> ServiceToken {
+        let key = try Validation.text(idOrName, field: "id", maxLength: 200)
         let now = Timestamp.now()
-        let token = try await database.write { sql in
-            try await sql.raw("""
+        return try await database.write { sql in
+            let matches = try await sql.raw("""
+                SELECT id, revoked_at FROM service_tokens WHERE id = \(bind: key) OR name = \(bind: key) ORDER BY id
+                """).all()
+            let ids = try matches.map { try $0.decode(column: "id", as: String.self) }
+            guard !ids.isEmpty else { throw StoreError(.notFound, "No service token with id or name '\(key)' exists.") }
+            var target = ids[0]
+            if ids.contains(key) {
+                target = key
+            } else if ids.count > 1 {
+                // Several tokens share the name: take the only one still active, else ask for the id.
+                let active = try matches.filter { try $0.decode(column: "revoked_at", as: Timestamp?.self) == nil }
+                    .map { try $0.decode(column: "id", as: String.self) }
+                guard active.count == 1 else {
+                    throw StoreError.conflict(
+                        "\(ids.count) service tokens are named '\(key)'; revoke one by its id (\(ids.joined(separator: ", ")))."
+                    )
+                }
+                target = active[0]
+            }
+            guard let token = try await sql.raw("""
                 UPDATE service_tokens SET revoked_at = COALESCE(revoked_at, \(bind: now))
-                WHERE id = \(bind: idOrName) OR name = \(bind: idOrName) RETURNING \(Self.columns)
-                """).all().map(Self.decode)
+                WHERE id = \(bind: target) RETURNING \(Self.columns)
+                """).first().map(Self.decode)
+            else { throw StoreError(.notFound, "No service token with id or name '\(key)' exists.") }
+            return token
         }
-        guard let first = token.first else { throw StoreError(.notFound, "No service token with id or name '\(idOrName)' exists.") }
-        return first
+    }
+
+    /// The token's current state, for long-lived requests (event streams) that must end when it is
+    /// revoked or expires; nil when it no longer exists.
+    public func current(id: String) async throws -> ServiceToken? {
+        try await database.read { sql in
+            try await sql.raw("SELECT \(Self.columns) FROM service_tokens WHERE id = \(bind: id)").first().map(Self.decode)
+        }
     }
 
     /// Tokens that can still authenticate (not revoked, not expired).
@@ -102,9 +137,7 @@ public struct TokenRepository: Sendable {
         let token = try Self.decode(row)
         if token.revokedAt != nil { return .failure(.revoked) }
         if let expiresAt = token.expiresAt, expiresAt <= now { return .failure(.expired) }
-        try await database.write { sql in
-            try await sql.raw("UPDATE service_tokens SET last_used_at = \(bind: now), use_count = use_count + 1 WHERE id = \(bind: token.id)").run()
-        }
+        usage.record(token.id, at: now, database: database)
         return .success(token)
     }
 
