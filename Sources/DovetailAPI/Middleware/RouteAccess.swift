@@ -9,7 +9,7 @@ import Hummingbird
 /// admin tokens that way. Matching on the template makes the check see exactly what the router serves.
 enum RouteAccess {
     /// Routes anyone may call: health checks for load balancers and orchestrators.
-    static let openRoutes: Set<String> = ["/health"]
+    static let openRoutes: Set<String> = ["/health", "/health/live", "/health/ready"]
 
     /// nil when the route needs no token. A path no route matches still needs `read`, so an anonymous
     /// caller cannot map the API by probing for 404s.
