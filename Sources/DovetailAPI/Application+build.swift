@@ -2,6 +2,7 @@ import DovetailOps
 import DovetailStore
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Where and how `serve` listens.
 public struct APISettings: Sendable {
@@ -11,8 +12,19 @@ public struct APISettings: Sendable {
     public var authRequired: Bool
     /// `HISTORY_RETENTION_DAYS`; nil runs no background purge.
     public var retentionDays: Int?
+    /// `RETENTION_INTERVAL`: how often the background purge runs (in the one replica holding its lock), and so
+    /// how soon another replica takes over after the holder dies.
+    public var retentionInterval: Duration = .seconds(3600)
+    /// How often the replica holding its lock tops up the spare agent databases (besides after each deploy).
+    public var spareRefillInterval: Duration = .seconds(300)
     /// Where `POST /api/agents/{id}/deploy` puts agents' databases (`USE_POSTGRESQL_FOR_AGENTS` and friends).
     public var agentDatabases = AgentDatabaseConfiguration()
+
+    /// A connection that sends nothing for this long while its request is being read, or between
+    /// requests, is closed. Without it a client that sends half a request and stops holds a connection
+    /// (and a file descriptor) forever: enough of them lock everyone out, and one delays SIGTERM by the
+    /// whole shutdown timeout. Responses in progress (event streams) are never cut by it.
+    public var connectionIdleTimeout: TimeAmount = .seconds(15)
 
     public init(host: String = "127.0.0.1", port: Int = 8080, authRequired: Bool = false, retentionDays: Int? = nil) {
         self.host = host
@@ -54,12 +66,21 @@ public func buildRouter(
 public func buildApplication(store: Store, settings: APISettings, logger: Logger) -> some ApplicationProtocol {
     var app = Application(
         router: buildRouter(store: store, authRequired: settings.authRequired, agentDatabases: settings.agentDatabases),
-        server: .problemHTTP1(),
+        server: .problemHTTP1(configuration: .init(idleTimeout: settings.connectionIdleTimeout)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dovetail"),
         logger: logger
     )
     if let days = settings.retentionDays {
-        app.addServices(RetentionService(store: store, days: days, logger: logger))
+        app.addServices(RetentionService(store: store, days: days, interval: settings.retentionInterval, logger: logger))
+    }
+    if settings.agentDatabases.backendName == "postgres", settings.agentDatabases.spareDatabases > 0 {
+        // At start-up, so the first deploys find spares, and then now and then, so a pool that deploys drained
+        // while their own refill failed is topped up again; each deploy that makes a database also refills it.
+        let deployer = AgentDeployer(store: store, configuration: settings.agentDatabases)
+        let lock = store.database.backgroundJobLock(.agentSpareDatabases, logger: logger)
+        app.addServices(BackgroundJobService(lock: lock, interval: settings.spareRefillInterval, logger: logger) {
+            await deployer.refillSpares(logger: logger)
+        })
     }
     return app
 }

@@ -57,6 +57,9 @@ public struct DovetailConfiguration: Sendable {
     public var pool: PoolSettings
     /// Events, finished runs and deleted sessions older than this are purged.
     public var historyRetentionDays: Int
+    /// `RETENTION_INTERVAL`: how often `serve` purges (one replica at a time), and so how soon another replica
+    /// takes the purge over after the one running it dies.
+    public var retentionInterval: Duration = .seconds(3600)
     /// Where `serve` listens: loopback by default, so a laptop run is not exposed to the network.
     public var host: String
     public var port: Int
@@ -127,6 +130,7 @@ public struct DovetailConfiguration: Sendable {
         configuration.historyRetentionDays =
             try reader.integer(Key.historyRetentionDays, in: 1..., expected: "a whole number of days ≥ 1, e.g. 90")
             ?? configuration.historyRetentionDays
+        configuration.retentionInterval = try reader.seconds(Key.retentionInterval, allowZero: false) ?? configuration.retentionInterval
         configuration.host = reader.string(Key.host) ?? configuration.host
         configuration.port =
             try reader.integer(Key.port, in: 0...65535, expected: "a port number from 0 to 65535 (0 picks a free port), e.g. 8080")
@@ -186,6 +190,7 @@ public struct DovetailConfiguration: Sendable {
         static let idleInTransactionTimeout = "POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT"
         static let preparedStatements = "POSTGRES_PREPARED_STATEMENTS"
         static let historyRetentionDays = "HISTORY_RETENTION_DAYS"
+        static let retentionInterval = "RETENTION_INTERVAL"
         static let host = "HOST"
         static let port = "PORT"
         static let auth = "DOVETAIL_AUTH"

@@ -64,6 +64,16 @@ public enum Dialect: String, Sendable, CaseIterable {
         }
     }
 
+    /// Takes a background job's lock for the rest of the session without waiting; answers one row whose
+    /// `locked` says whether this session holds it now. nil on SQLite: its file belongs to one `serve`
+    /// process, so there is no other replica to keep out and the job just runs (`BackgroundJobLock`).
+    func backgroundJobLockStatement(_ job: BackgroundJob) -> String? {
+        switch self {
+        case .sqlite: nil
+        case .postgres: "SELECT pg_try_advisory_lock(\(job.lockKey)) AS locked"
+        }
+    }
+
     /// A cheap round trip for health checks.
     var pingStatement: String { "SELECT 1 AS one" }
 
