@@ -59,8 +59,13 @@ struct Serve: AsyncParsableCommand {
             do {
                 if noMigrate {
                     let state = try await store.migrator.state()
+                    // An older dovetail must not serve a schema it does not know: it would write rows the newer one
+                    // cannot read, or fail on columns it never heard of.
+                    try state.refuseNewerDatabase()
                     if !state.pending.isEmpty {
-                        logger.warning("\(state.pending.count) migration(s) pending and --no-migrate given; run `dovetail db migrate`.")
+                        logger.warning(
+                            "\(state.pending.count) migration(s) pending and --no-migrate given; /health/ready answers 503 until `dovetail db migrate` runs."
+                        )
                     }
                 } else {
                     try await store.migrator.migrate(logger: logger)
@@ -76,15 +81,11 @@ struct Serve: AsyncParsableCommand {
                 var settings = APISettings(
                     host: configuration.host, port: configuration.port, authRequired: authRequired, retentionDays: configuration.historyRetentionDays
                 )
+                settings.retentionInterval = configuration.retentionInterval
                 settings.agentDatabases = try Agents.agentDatabaseConfiguration(configuration)
                 logger.info("Authentication \(authRequired ? "required" : "off (loopback)"); history kept \(configuration.historyRetentionDays) days")
+                // Also starts the background jobs (retention, the spare agent databases), one replica at a time.
                 let app = buildApplication(store: store, settings: settings, logger: logger)
-                if settings.agentDatabases.backendName == "postgres", settings.agentDatabases.spareDatabases > 0 {
-                    // Fill the spare pool once at start-up, in the background, so the first deploys find spares;
-                    // afterwards each deploy that makes a database refills it. A server that is down only logs a warning.
-                    let deployer = AgentDeployer(store: store, configuration: settings.agentDatabases)
-                    Task { await deployer.refillSpares(logger: logger) }
-                }
                 try await Self.run(app, shutdownTimeout: configuration.shutdownTimeout, logger: logger)
             } catch {
                 await store.shutdown()

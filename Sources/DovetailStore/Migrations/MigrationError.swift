@@ -14,7 +14,7 @@ public struct MigrationError: Error, Sendable, CustomStringConvertible {
 
     static func newerDatabase(version: Int, known: Int) -> MigrationError {
         MigrationError(
-            message: "The database is at schema version \(version), newer than this dovetail knows (\(known)). Upgrade dovetail before using this database."
+            message: "The database is at schema \(version), this dovetail knows up to \(known): upgrade dovetail (a newer release migrated this database)."
         )
     }
 }

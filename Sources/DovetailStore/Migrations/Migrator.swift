@@ -22,6 +22,13 @@ public struct MigrationState: Sendable {
 
     public var currentVersion: Int { applied.map(\.version).max() ?? 0 }
     public var isUpToDate: Bool { pending.isEmpty && drifted.isEmpty && unknown.isEmpty }
+
+    /// Throws when a newer dovetail has migrated the database past what this one knows: `serve` refuses to start on it.
+    public func refuseNewerDatabase() throws(MigrationError) {
+        if let newest = unknown.map(\.version).max() {
+            throw MigrationError.newerDatabase(version: newest, known: Migrations.latestVersion)
+        }
+    }
 }
 
 /// What `db check` reports.
@@ -61,9 +68,7 @@ public struct Migrator: Sendable {
     public func migrate(logger: Logger) async throws -> [MigrationRecord] {
         let current = try await state()
         if !current.drifted.isEmpty { throw MigrationError.drift(current.drifted) }
-        if let newest = current.unknown.map(\.version).max() {
-            throw MigrationError.newerDatabase(version: newest, known: Migrations.latestVersion)
-        }
+        try current.refuseNewerDatabase()
         var applied: [MigrationRecord] = []
         for migration in current.pending {
             if let record = try await apply(migration) {
