@@ -20,7 +20,7 @@ struct OpenAPIDocumentTests {
     /// `Sources/DovetailAPI`. Adding a route means adding it here and to `openapi.json`.
     static let registeredRoutes: Set<String> = [
         // HealthController, MetricsController
-        "GET /health",
+        "GET /health", "GET /health/live", "GET /health/ready",
         "GET /metrics",
         // ProjectsController
         "POST /api/projects", "GET /api/projects",
@@ -93,7 +93,7 @@ struct OpenAPIDocumentTests {
     /// The scope a route needs when authentication is on, by the rule `AuthMiddleware` applies (nil:
     /// open). `documentedRolesAreEnforced` checks the document's roles against the server itself.
     static func role(method: String, path: String) -> String? {
-        if path == "/health" { return nil }
+        if ["/health", "/health/live", "/health/ready"].contains(path) { return nil }
         if path.hasPrefix("/api/tokens") { return "admin" }
         return method == "GET" ? "read" : "write"
     }

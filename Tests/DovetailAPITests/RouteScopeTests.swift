@@ -46,7 +46,7 @@ struct RouteScopeTests {
             let matches = zip(parts, segments).allSatisfy { part, segment in part.hasPrefix("{") || part == segment }
             guard matches else { continue }
             // A literal route wins over a captured one at the same depth (`/api/runs/claim` over `/api/runs/{id}`).
-            if route.template == "/health" { return .some(nil) }
+            if ["/health", "/health/live", "/health/ready"].contains(route.template) { return .some(nil) }
             if route.template.hasPrefix("/api/tokens") { return .admin }
             return method == .get ? .read : .write
         }
