@@ -43,9 +43,10 @@ struct AuthMiddleware: RouterMiddleware {
         }
     }
 
+    /// The credentials of `Authorization: Bearer …`; the scheme name is case-insensitive (RFC 9110 §11.1).
     static func bearerToken(_ request: Request) -> String? {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
-        return String(header.dropFirst("Bearer ".count)).trimmingCharacters(in: .whitespaces)
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else { return nil }
+        return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
     }
 
     static func detail(_ reason: TokenRepository.AuthenticationFailure) -> String {
