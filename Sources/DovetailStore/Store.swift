@@ -6,10 +6,13 @@ public struct Store: Sendable {
     public let notifier: SessionEventNotifier
     /// Token uses not yet written; shared by every `tokens` repository of this store.
     let tokenUsage = TokenUsageRecorder()
+    /// Appends made by other `serve` processes, announced to this one (PostgreSQL `LISTEN`).
+    let liveEvents: LiveEventFeed
 
     public init(database: Database, notifier: SessionEventNotifier = SessionEventNotifier()) {
         self.database = database
         self.notifier = notifier
+        self.liveEvents = LiveEventFeed(database: database, notifier: notifier)
     }
 
     public static func open(_ url: DatabaseURL, pool: PoolSettings = PoolSettings(), logger: Logger) async throws -> Store {
@@ -31,7 +34,18 @@ public struct Store: Sendable {
     public var search: SearchRepository { SearchRepository(database: database) }
     public var retention: RetentionRepository { RetentionRepository(database: database) }
 
+    /// Makes appends by other processes wake this process's streams as they commit (PostgreSQL: one
+    /// listening connection, started on the first call, reconnecting until `shutdown`). Idempotent; a
+    /// live stream calls it before it watches a session.
+    public func listenForEvents() {
+        liveEvents.start()
+    }
+
+    /// True while another process's append reaches this process's streams within milliseconds.
+    public var isListeningForEvents: Bool { liveEvents.isListening }
+
     public func shutdown() async {
+        await liveEvents.shutdown()
         await tokenUsage.flush(database)
         await database.shutdown()
     }

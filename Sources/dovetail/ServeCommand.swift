@@ -84,6 +84,8 @@ struct Serve: AsyncParsableCommand {
                 settings.retentionInterval = configuration.retentionInterval
                 settings.agentDatabases = try Agents.agentDatabaseConfiguration(configuration)
                 logger.info("Authentication \(authRequired ? "required" : "off (loopback)"); history kept \(configuration.historyRetentionDays) days")
+                // On PostgreSQL, other replicas' event appends reach this one's streams through LISTEN (no-op on SQLite).
+                store.listenForEvents()
                 // Also starts the background jobs (retention, the spare agent databases), one replica at a time.
                 let app = buildApplication(store: store, settings: settings, logger: logger)
                 try await Self.run(app, shutdownTimeout: configuration.shutdownTimeout, logger: logger)

@@ -6,9 +6,12 @@ import Synchronization
 
 struct SessionsController {
     let store: Store
-    /// How often a live stream re-reads the database when nothing in this process woke it, so that
-    /// events appended through another `serve` instance still arrive.
+    /// How often a live stream re-reads the database when nothing woke it, so that events appended through
+    /// another `serve` instance still arrive: on SQLite, and on PostgreSQL while the listener reconnects.
     var pollInterval: Duration = .seconds(1)
+    /// The same while this process's PostgreSQL listener is subscribed: other instances' appends wake the
+    /// stream as they commit, so the poll is only a safety net (and notices a deleted session).
+    var listeningPollInterval: Duration = .seconds(5)
     var heartbeatInterval: Duration = .seconds(15)
     /// How often a stream opened with a service token checks that the token is still valid, so that
     /// revoking a token also ends the streams it opened.
@@ -98,9 +101,12 @@ struct SessionsController {
         _ = try await store.sessions.get(sessionId)
         let store = self.store
         let pollInterval = self.pollInterval
+        let listeningPollInterval = self.listeningPollInterval
+        let tokenCheckInterval = self.tokenCheckInterval
         let heartbeatInterval = self.heartbeatInterval
         let tokenCheck = caller.token.map { TokenValidityCheck(token: $0, tokens: store.tokens, interval: tokenCheckInterval) }
         let body = ResponseBody { writer in
+            store.listenForEvents()
             store.notifier.watch(sessionId: sessionId)
             defer { store.notifier.unwatch(sessionId: sessionId) }
             var last = start
@@ -138,7 +144,10 @@ struct SessionsController {
                     try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                     lastWrite = .now
                 }
-                await store.notifier.wait(sessionId: sessionId, seen: seen, timeout: pollInterval)
+                // A token stream wakes at least as often as its token is checked, so a revoked token ends it in time.
+                var timeout = store.notifier.hearsOtherProcesses ? listeningPollInterval : pollInterval
+                if tokenCheck != nil { timeout = min(timeout, tokenCheckInterval) }
+                await store.notifier.wait(sessionId: sessionId, seen: seen, timeout: timeout)
             }
             try await writer.finish(nil)
         }

@@ -65,6 +65,11 @@ public struct Database: Sendable {
         return start.duration(to: clock.now)
     }
 
+    /// A listener on `channel` over a connection of its own; nil on engines one process has to itself.
+    func channelListener(on channel: String, handler: @escaping @Sendable (ChannelEvent) -> Void) -> (any ChannelListener)? {
+        engine.channelListener(on: channel, handler: handler)
+    }
+
     public func shutdown() async {
         await engine.shutdown()
     }

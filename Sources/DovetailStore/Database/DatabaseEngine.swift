@@ -14,5 +14,8 @@ protocol DatabaseEngine: Sendable {
     func withSession<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T
     /// Runs a read the API repeats constantly (prepared once per connection on PostgreSQL).
     func fetch<Statement: FrequentStatement>(_ statement: Statement) async throws -> [any SQLRow]
+    /// A listener on `channel` over a connection of its own, outside the pool; nil where other processes
+    /// cannot announce anything (see `ChannelListener`).
+    func channelListener(on channel: String, handler: @escaping @Sendable (ChannelEvent) -> Void) -> (any ChannelListener)?
     func shutdown() async
 }

@@ -192,6 +192,13 @@ final class PostgresEngine: DatabaseEngine {
     /// server that just came back, short enough to be the fast 503 the API promises during an outage.
     static let outageLeaseTimeout: Duration = .seconds(1)
 
+    func channelListener(on channel: String, handler: @escaping @Sendable (ChannelEvent) -> Void) -> (any ChannelListener)? {
+        let info = self.info
+        return PostgresChannelListener(channel: channel, address: info.displayAddress, logger: logger, connect: {
+            try await PostgresConnection.connect(configuration: try Self.listenerConfiguration(info), id: 0, logger: Self.silentLogger)
+        }, handler: handler)
+    }
+
     func shutdown() async {
         runTask.cancel()
         await runTask.value

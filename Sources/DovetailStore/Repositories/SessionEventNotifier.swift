@@ -1,9 +1,11 @@
 import Synchronization
 
-/// Wakes live event streams in this process when an event is appended.
+/// Wakes live event streams in this process when an event is appended, here or (on PostgreSQL, through
+/// `LiveEventFeed`) by another `dovetail serve` process.
 ///
-/// The database stays the source of truth: a woken stream re-reads `seq > last` from it, and
-/// streams also poll on a timer so events appended by another `dovetail serve` instance arrive too.
+/// The database stays the source of truth: a woken stream re-reads `seq > last` from it, so a wake-up too
+/// many costs a read and never duplicates an event. Streams also poll on a timer, for whatever no wake-up
+/// announces (another process on SQLite, a PostgreSQL listener that is reconnecting).
 public final class SessionEventNotifier: Sendable {
     private struct Waiter {
         let id: Int
@@ -20,6 +22,7 @@ public final class SessionEventNotifier: Sendable {
     }
 
     private let state = Mutex(State())
+    private let crossProcess = Atomic<Bool>(false)
 
     public init() {}
 
@@ -52,6 +55,25 @@ public final class SessionEventNotifier: Sendable {
             return state.waiters.removeValue(forKey: sessionId) ?? []
         }
         for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// Wakes every watched stream, so each re-reads from its last seq: after a cross-process listener
+    /// (re)subscribed, when appends made while it was away were announced to no one.
+    func wakeAll() {
+        let waiters = state.withLock { state -> [Waiter] in
+            for sessionId in state.watchers.keys { state.versions[sessionId, default: 0] += 1 }
+            defer { state.waiters = [:] }
+            return state.waiters.values.flatMap { $0 }
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+    }
+
+    /// True while appends made by other processes wake streams as they commit (PostgreSQL with a healthy
+    /// listener), so streams may poll rarely; false on SQLite and while the listener is down.
+    public var hearsOtherProcesses: Bool { crossProcess.load(ordering: .relaxed) }
+
+    func setHearsOtherProcesses(_ value: Bool) {
+        crossProcess.store(value, ordering: .relaxed)
     }
 
     /// Returns when the session's version differs from `seen`, or after `timeout`.

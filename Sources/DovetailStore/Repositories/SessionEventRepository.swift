@@ -28,12 +28,14 @@ public struct SessionEventRepository: Sendable {
         let id = UUIDv7.generate()
         let type = try Validation.text(input.type, field: "type", maxLength: 200, allowEmpty: false)
         let payload = try Validation.object(input.payload, field: "payload")
+        let announcement = database.dialect.sessionEventNotification(sessionId)
         let seq = try await database.write { sql in
             let seq = try await SessionRepository.nextCounter("last_event_seq", session: sessionId, now: now, sql)
             try await sql.raw("""
                 INSERT INTO session_events (id, session_id, seq, type, payload, created_at)
                 VALUES (\(bind: id), \(bind: sessionId), \(bind: seq), \(bind: type), \(bind: JSONDocument(payload)), \(bind: now))
                 """).run()
+            if let announcement { try await sql.raw(announcement).run() }
             return seq
         }
         notifier?.didAppend(sessionId: sessionId)
