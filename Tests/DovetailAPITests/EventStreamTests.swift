@@ -53,7 +53,11 @@ struct EventStreamTests {
 /// Reads an SSE response over a raw socket (the test clients wait for a body to end, and a
 /// stream never ends) and returns the `id:` values seen, stopping at `untilID`.
 enum SSEReader {
-    static func read(port: Int, path: String, headers: [String] = [], untilID: Int64, timeout: Duration = .seconds(30)) async throws -> [Int64] {
+    /// `onID` sees each id the moment it is read, for callers that time deliveries.
+    static func read(
+        port: Int, path: String, headers: [String] = [], untilID: Int64, timeout: Duration = .seconds(30),
+        onID: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) async throws -> [Int64] {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -74,6 +78,7 @@ enum SSEReader {
                             pending = String(pending[pending.index(after: newline)...])
                             if line.hasPrefix("id: "), let id = Int64(line.dropFirst(4)) {
                                 ids.append(id)
+                                onID(id)
                                 if id >= untilID { return ids }
                             }
                         }
