@@ -17,6 +17,9 @@ public struct Database: Sendable {
 
     public var dialect: Dialect { engine.dialect }
 
+    /// How long an API request may wait for a batched write (see `DatabaseEngine.requestBound`).
+    var requestBound: Duration? { engine.requestBound }
+
     /// Opens the database named by `url` without touching its schema.
     ///
     /// `readOnly` opens it so that the database itself refuses writes: SQLite through a `mode=ro` URI (the

@@ -17,5 +17,8 @@ protocol DatabaseEngine: Sendable {
     /// A listener on `channel` over a connection of its own, outside the pool; nil where other processes
     /// cannot announce anything (see `ChannelListener`).
     func channelListener(on channel: String, handler: @escaping @Sendable (ChannelEvent) -> Void) -> (any ChannelListener)?
+    /// How long an API request may wait for a batched write; nil: as long as the batch takes (SQLite, whose
+    /// single writer cannot become unreachable).
+    var requestBound: Duration? { get }
     func shutdown() async
 }

@@ -45,14 +45,17 @@ final class LeaseWatchdog: Sendable {
     ///
     /// Errors: `PostgresEngine.LeaseTimeout` when no connection came within `leaseTimeout`,
     /// `PostgresEngine.ExecutionTimeout` when the work outlived `executionLimit` (nil: no limit, for
-    /// bulk work such as `COPY`), otherwise whatever `operation` threw.
+    /// bulk work such as `COPY`), otherwise whatever `operation` threw. `totalLimit` caps the wait and the
+    /// work together, so an operation granted late gets only what is left of it.
     func run<T: Sendable>(
         leaseTimeout: Duration,
         executionLimit: Duration?,
+        totalLimit: Duration? = nil,
         _ operation: @escaping @Sendable (_ granted: @escaping @Sendable (_ abort: @escaping @Sendable () -> Void) -> Bool) async throws -> T
     ) async throws -> T {
         let outcome = Outcome<T>()
         let canceller = Canceller()
+        let overallDeadline = totalLimit.map { ContinuousClock.now + $0 }
         let id = state.withLock { state -> UInt64 in
             state.nextID &+= 1
             return state.nextID
@@ -76,7 +79,9 @@ final class LeaseWatchdog: Sendable {
                     state.entries.removeValue(forKey: id)
                     return true
                 }
-                state.entries[id] = Entry(deadline: .now + executionLimit, running: true) {
+                var deadline = ContinuousClock.now + executionLimit
+                if let overallDeadline, overallDeadline < deadline { deadline = overallDeadline }
+                state.entries[id] = Entry(deadline: deadline, running: true) {
                     outcome.resolve(.failure(PostgresEngine.ExecutionTimeout()))
                     canceller.cancel()
                     abort()

@@ -164,7 +164,9 @@ final class PostgresEngine: DatabaseEngine {
         let limit = bounded ? executionLimit : nil
         let client = self.client
         do {
-            let result = try await watchdog.run(leaseTimeout: timeout, executionLimit: limit) { granted in
+            // A request's operation, wait and work together, ends within the pool timeout.
+            let total = bounded && DatabaseWork.interactive ? pool.timeout : nil
+            let result = try await watchdog.run(leaseTimeout: timeout, executionLimit: limit, totalLimit: total) { granted in
                 try await client.withConnection { connection in
                     guard granted({ Task { try? await connection.close() } }) else { throw LeaseTimeout() }
                     return try await body(connection)
@@ -198,6 +200,10 @@ final class PostgresEngine: DatabaseEngine {
             try await PostgresConnection.connect(configuration: try Self.listenerConfiguration(info), id: 0, logger: Self.silentLogger)
         }, handler: handler)
     }
+
+    /// How long one API request may wait for a batched write (`BatchingQueue`): the pool timeout, the
+    /// bound of each of its operations.
+    var requestBound: Duration? { DatabaseWork.interactive ? pool.timeout : nil }
 
     func shutdown() async {
         runTask.cancel()

@@ -220,6 +220,8 @@ final class SQLiteEngine: DatabaseEngine {
         }
     }
 
+    var requestBound: Duration? { nil }
+
     func shutdown() async {
         for connection in readers + [writer] {
             try? await connection.close()

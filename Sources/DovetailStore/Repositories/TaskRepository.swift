@@ -45,7 +45,10 @@ public struct TaskRepository: Sendable {
             updatedAt: now
         )
         let database = self.database
-        let inserted = try await database.taskAppends.submit(task, key: task.projectId) { batch in
+        let inserted = try await database.taskAppends.submit(
+            task, key: task.projectId, timeout: database.requestBound,
+            timeoutError: StoreError.unavailable("The board's writes did not finish in time; the database may be down or overloaded. Retry shortly.")
+        ) { batch in
             await Self.append(batch, database)
         }
         task.position = inserted

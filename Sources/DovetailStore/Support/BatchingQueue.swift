@@ -11,13 +11,32 @@ final class BatchingQueue<Job: Sendable, Output: Sendable>: Sendable {
     typealias Run = @Sendable ([Job]) async -> [Result<Output, any Error>]
 
     private struct Pending: Sendable {
+        var id: UInt64
         var job: Job
-        var continuation: CheckedContinuation<Output, any Error>
+        var answer: Answer
+    }
+
+    /// A job's continuation, resumed once: by its batch, or by its timeout, whichever comes first.
+    private final class Answer: Sendable {
+        private let continuation: Mutex<CheckedContinuation<Output, any Error>?>
+        /// The timeout's timer, cancelled once answered so that no sleeping task outlives its job.
+        private let timer = Mutex<Task<Void, Never>?>(nil)
+        init(_ continuation: CheckedContinuation<Output, any Error>) { self.continuation = Mutex(continuation) }
+        func resume(with result: Result<Output, any Error>) {
+            guard let continuation = continuation.withLock({ $0.take() }) else { return }
+            continuation.resume(with: result)
+            timer.withLock { $0.take() }?.cancel()
+        }
+        func arm(_ task: Task<Void, Never>) {
+            let answered = continuation.withLock { $0 == nil }
+            if answered { task.cancel() } else { timer.withLock { $0 = task } }
+        }
     }
 
     private struct State: Sendable {
         var queues: [String: [Pending]] = [:]
         var leading: Set<String> = []
+        var nextID: UInt64 = 0
     }
 
     private let state = Mutex(State())
@@ -34,13 +53,27 @@ final class BatchingQueue<Job: Sendable, Output: Sendable>: Sendable {
 
     /// Queues `job` under `key` and waits for its result. `run` gets a batch and returns one result per
     /// job, in order; it is called by one leader at a time per key.
-    func submit(_ job: Job, key: String, run: @escaping Run) async throws -> Output {
+    ///
+    /// With a `timeout`, the caller gets `timeoutError` once it has waited that long, whether its job is still
+    /// queued (it is then dropped) or in a batch that is slow to finish: a board whose batches are stuck
+    /// behind an unreachable database must not hold its callers beyond their bound.
+    func submit(_ job: Job, key: String, timeout: Duration? = nil, timeoutError: @autoclosure @escaping @Sendable () -> any Error = CancellationError(),
+                run: @escaping Run) async throws -> Output {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Output, any Error>) in
-            let lead = state.withLock { state -> Bool in
-                state.queues[key, default: []].append(Pending(job: job, continuation: continuation))
-                return state.leading.insert(key).inserted
+            let answer = Answer(continuation)
+            let (lead, id) = state.withLock { state -> (Bool, UInt64) in
+                state.nextID &+= 1
+                state.queues[key, default: []].append(Pending(id: state.nextID, job: job, answer: answer))
+                return (state.leading.insert(key).inserted, state.nextID)
             }
             if lead { Task { await self.drain(key, run) } }
+            if let timeout {
+                answer.arm(Task {
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                    self.state.withLock { state in state.queues[key]?.removeAll { $0.id == id } }
+                    answer.resume(with: .failure(timeoutError()))
+                })
+            }
         }
     }
 
@@ -67,9 +100,9 @@ final class BatchingQueue<Job: Sendable, Output: Sendable>: Sendable {
             let results = await run(batch.map(\.job))
             for (index, pending) in batch.enumerated() {
                 if index < results.count {
-                    pending.continuation.resume(with: results[index])
+                    pending.answer.resume(with: results[index])
                 } else {
-                    pending.continuation.resume(throwing: StoreError(.internalFailure, "A batched write returned no result."))
+                    pending.answer.resume(with: .failure(StoreError(.internalFailure, "A batched write returned no result.")))
                 }
             }
         }
