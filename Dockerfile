@@ -11,7 +11,7 @@
 
 ARG SWIFT_IMAGE=swift:6.3-bookworm
 ARG RUNTIME_IMAGE=debian:bookworm-slim
-# `build` compiles in the Swift image; `prebuilt` copies .build-release/image/dovetail from the context.
+# `build` compiles in the Swift image; `prebuilt` copies .build-image/image/dovetail from the context.
 ARG BUILD_STAGE=build
 
 # ---------------------------------------------------------------------------------------------------
@@ -28,10 +28,10 @@ RUN swift build -c release --static-swift-stdlib --product dovetail \
 
 # ---------------------------------------------------------------------------------------------------
 # For a machine without registry access: the same binary, built on a bookworm host beforehand with
-# `swift build -c release --static-swift-stdlib --scratch-path .build-release` and stripped into
-# .build-release/image/ (deploy/verify-containers does both). Needs BuildKit, which skips the unused `build` stage.
+# `swift build -c release --static-swift-stdlib --scratch-path .build-image` and stripped into
+# .build-image/image/ (deploy/verify-containers does both). Needs BuildKit, which skips the unused `build` stage.
 FROM ${RUNTIME_IMAGE} AS prebuilt
-COPY .build-release/image/dovetail /out/dovetail
+COPY .build-image/image/dovetail /out/dovetail
 
 FROM ${BUILD_STAGE} AS binary
 
