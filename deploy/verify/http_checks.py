@@ -7,6 +7,8 @@
   task BASE TOKEN ID               print the task as JSON (exit 1 when it is not found)
   sse BASE_A BASE_B TOKEN N        open a session's event stream on A, append N events through B, print the
                                    delivery latencies as JSON (ms from the POST to B until A's client has the event)
+  hold BASE TOKEN                  open an event stream, print "connected", then, when the server closes it, print
+                                   the last event's name and the wall-clock time (epoch ms) the stream ended
 """
 import json
 import queue
@@ -113,6 +115,28 @@ def sse(base_a, base_b, token, count):
     return 0
 
 
+def hold(base, token):
+    session = created(*request("POST", f"{base}/api/sessions", token,
+                               {"project_id": created(*request("POST", f"{base}/api/projects", token,
+                                                               {"name": f"hold {time.time_ns()}"}), "a project")["id"]}),
+                      "a session")
+    req = urllib.request.Request(f"{base}/api/sessions/{session['id']}/events/stream")
+    req.add_header("Authorization", f"Bearer {token}")
+    last = "none"
+    try:
+        with urllib.request.urlopen(req, timeout=120) as stream:
+            for raw in stream:
+                line = raw.decode().rstrip("\n")
+                if line.startswith(": connected"):
+                    print("connected", flush=True)
+                elif line.startswith("event: "):
+                    last = line[7:]
+    except (ConnectionError, OSError) as error:
+        last = f"{last} ({type(error).__name__})"
+    print(f"{last} {time.time_ns() // 1_000_000}", flush=True)
+    return 0
+
+
 def main(argv):
     command, args = argv[1], argv[2:]
     if command == "wait":
@@ -128,6 +152,8 @@ def main(argv):
         return task(*args)
     if command == "sse":
         return sse(*args)
+    if command == "hold":
+        return hold(*args)
     print(__doc__, file=sys.stderr)
     return 2
 
