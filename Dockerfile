@@ -20,8 +20,10 @@ WORKDIR /src
 # Resolve dependencies first, so a change to the sources reuses this layer.
 COPY Package.swift ./
 RUN swift package resolve
+# Every target Package.swift declares must exist, benchmarks and tests included.
 COPY Sources ./Sources
 COPY Tests ./Tests
+COPY Benchmarks/Sources ./Benchmarks/Sources
 RUN swift build -c release --static-swift-stdlib --product dovetail \
     && install -D -m 0755 "$(swift build -c release --static-swift-stdlib --show-bin-path)/dovetail" /out/dovetail \
     && strip /out/dovetail
