@@ -1,3 +1,4 @@
+import DovetailTesting
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -58,8 +59,8 @@ struct CLIRunner {
     func run(_ arguments: String...) async throws -> Outcome {
         let (process, out, err) = makeProcess(arguments)
         try process.run()
-        let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
-        let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        let stdout = Task { await TestSupport.blocking { out.fileHandleForReading.readDataToEndOfFile() } }
+        let stderr = Task { await TestSupport.blocking { err.fileHandleForReading.readDataToEndOfFile() } }
         let outData = await stdout.value
         let errData = await stderr.value
         process.waitUntilExit()

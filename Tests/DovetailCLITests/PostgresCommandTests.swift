@@ -107,8 +107,8 @@ struct PostgresCommandTests {
         try process.run()
         stdin.fileHandleForWriting.write(Data(input.utf8))
         try stdin.fileHandleForWriting.close()
-        let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
-        let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
+        let stdout = Task { await TestSupport.blocking { out.fileHandleForReading.readDataToEndOfFile() } }
+        let stderr = Task { await TestSupport.blocking { err.fileHandleForReading.readDataToEndOfFile() } }
         let outData = await stdout.value
         let errData = await stderr.value
         process.waitUntilExit()
