@@ -65,7 +65,7 @@ public func buildRouter(
 /// down after the application returns, so the pool outlives every request.
 public func buildApplication(store: Store, settings: APISettings, logger: Logger) -> some ApplicationProtocol {
     var app = Application(
-        router: buildRouter(store: store, authRequired: settings.authRequired, agentDatabases: settings.agentDatabases),
+        responder: buildRouter(store: store, authRequired: settings.authRequired, agentDatabases: settings.agentDatabases).headAnsweringResponder(),
         server: .problemHTTP1(configuration: .init(idleTimeout: settings.connectionIdleTimeout)),
         configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "dovetail"),
         logger: logger

@@ -13,7 +13,7 @@ extension TestSupport {
         let directory = agentDataDirectory ?? FileManager.default.temporaryDirectory.path + "/dovetail-test-agents-\(UUID().uuidString)"
         let agentDatabases = AgentDatabaseConfiguration(dataDirectory: directory)
         return Application(
-            router: buildRouter(store: store, agentDatabases: agentDatabases), server: .problemHTTP1(),
+            responder: buildRouter(store: store, agentDatabases: agentDatabases).headAnsweringResponder(), server: .problemHTTP1(),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             logger: logger
         )

@@ -91,3 +91,29 @@ struct SlowClientTests {
         }
     }
 }
+
+@Suite("HEAD requests")
+struct HeadRequestTests {
+    /// HEAD is answered as the GET would be, without a body, and needs the GET's scope.
+    @Test(arguments: TestBackend.allCases)
+    func headIsAnsweredAsGetWithoutABody(_ backend: TestBackend) async throws {
+        try await TestSupport.withStore(backend) { store in
+            let read = try await store.tokens.create(name: "r", scope: .read).secret
+            _ = try await store.projects.create(NewProject(name: "Heads"))
+            let router = buildRouter(store: store, authRequired: true)
+            let app = Application(responder: router.headAnsweringResponder(), configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+            try await app.test(.router) { client in
+                let auth: HTTPFields = [.authorization: "Bearer \(read)"]
+                let get = try await client.send("/api/projects", .get, headers: auth)
+                let head = try await client.send("/api/projects", .head, headers: auth)
+                #expect(head.status == .ok)
+                #expect(head.body.readableBytes == 0)
+                #expect(head.headers[.contentType] == get.headers[.contentType])
+                #expect(head.headers[.contentLength] == String(get.body.readableBytes))
+                #expect(try await client.send("/api/projects", .head).status == .unauthorized)
+                #expect(try await client.send("/health", .head).status == .ok)
+                #expect(try await client.send("/api/nothing-here", .head, headers: auth).status == .notFound)
+            }
+        }
+    }
+}
