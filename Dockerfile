@@ -63,6 +63,9 @@ FROM ${BUILD_STAGE} AS binary
 # manager in the image: rebuild it to change it. /var/lib/dpkg/status lists exactly the kept packages, so
 # image scanners still see their versions.
 FROM ${RUNTIME_IMAGE} AS trim
+# bash for pipefail in the RUNs below: a failed dpkg-query in a pipe must fail the build (bash is in the
+# build stage only; the runtime image has dash).
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ARG KEEP_PACKAGES="libc6 libgcc-s1 libstdc++6 gcc-12-base libc-bin ca-certificates tzdata base-files base-passwd usr-is-merged dash coreutils libacl1 libattr1 libgmp10 libselinux1 libpcre2-8-0"
 # hadolint ignore=DL3008
 RUN apt-get update \
