@@ -19,7 +19,7 @@ final class PostgresEngine: DatabaseEngine {
     private let info: PostgresConnectionInfo
     private let pool: PoolSettings
     private let logger: Logger
-    private let outage = OutageWindow()
+    private let outage: OutageWindow
     private let watchdog = LeaseWatchdog()
     private let reachability: ServerReachability
 
@@ -27,6 +27,7 @@ final class PostgresEngine: DatabaseEngine {
         self.info = info
         self.pool = pool
         self.logger = logger
+        self.outage = OutageWindow(logger: logger, address: info.displayAddress)
         var configuration = try Self.clientConfiguration(info)
         configuration.options.maximumConnections = pool.maximumConnections
         configuration.options.minimumConnections = 0
@@ -43,11 +44,8 @@ final class PostgresEngine: DatabaseEngine {
         self.runTask = Task { await client.run() }
         let reachability = ServerReachability(info: info)
         self.reachability = reachability
-        watchdog.onSlowWait { [outage, watchdog, logger, info] in
+        watchdog.onSlowWait { [outage, watchdog] in
             reachability.check {
-                if !outage.isOpen {
-                    logger.warning("PostgreSQL at \(info.displayAddress) is unreachable; requests fail fast with 503 until it answers again.")
-                }
                 outage.open()
                 watchdog.expireWaiting()
             }
@@ -172,15 +170,10 @@ final class PostgresEngine: DatabaseEngine {
                     return try await body(connection)
                 }
             }
-            if outage.close() {
-                logger.info("PostgreSQL at \(info.displayAddress) answers again.")
-            }
+            outage.close()
             return result
         } catch {
             if Self.meansServerUnreachable(error) {
-                if !outage.isOpen {
-                    logger.warning("PostgreSQL at \(info.displayAddress) is unreachable; requests fail fast with 503 until it answers again.")
-                }
                 outage.open()
                 // A lease timeout may mean a busy pool rather than a dead server: only a definite sign of a
                 // dead server answers everyone who waits at once.
@@ -281,26 +274,49 @@ final class PostgresEngine: DatabaseEngine {
 
 /// Remembers that the server was recently unreachable, so that requests made during an outage
 /// fail within seconds instead of each waiting out the full pool timeout.
+///
+/// It also says so in the log, once each way: a warning when the server is found down, an info line when it
+/// answers again (every path that learns either calls `open` or `close`, so the lines cannot be missed or doubled).
 final class OutageWindow: Sendable {
-    private let openedAt = Mutex<ContinuousClock.Instant?>(nil)
+    private struct State {
+        var openedAt: ContinuousClock.Instant?
+        /// Down since the last `open` and not yet seen answering: the log lines follow this, not the window,
+        /// which expires by itself.
+        var down = false
+    }
+
+    private let state = Mutex(State())
     private static let length: Duration = .seconds(5)
+    private let logger: Logger
+    private let address: String
+
+    init(logger: Logger, address: String) {
+        self.logger = logger
+        self.address = address
+    }
 
     var isOpen: Bool {
-        openedAt.withLock { instant in
-            guard let instant else { return false }
+        state.withLock { state in
+            guard let instant = state.openedAt else { return false }
             return instant.duration(to: .now) < Self.length
         }
     }
 
-    func open() { openedAt.withLock { $0 = .now } }
-
-    /// Ends the window; true when one was open (so the caller can say the server is back, once).
-    @discardableResult
-    func close() -> Bool {
-        openedAt.withLock { instant in
-            defer { instant = nil }
-            return instant != nil
+    func open() {
+        let wasUp = state.withLock { state in
+            defer { state.openedAt = .now; state.down = true }
+            return !state.down
         }
+        if wasUp { logger.warning("PostgreSQL at \(address) is unreachable; requests fail fast with 503 until it answers again.") }
+    }
+
+    /// Called after every successful operation: one lock, nothing else, while the server is up.
+    func close() {
+        let wasDown = state.withLock { state in
+            defer { state = State() }
+            return state.down
+        }
+        if wasDown { logger.info("PostgreSQL at \(address) answers again.") }
     }
 }
 
