@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 
 /// Small helpers so that endpoint tests read as requests and expectations.
 extension TestClientProtocol {
@@ -41,4 +42,15 @@ struct Identified: Decodable {
 /// A JSON string literal for `text`, escaped the way a client would.
 func jsonString(_ text: String) -> String {
     String(decoding: try! JSONEncoder().encode(text), as: UTF8.self)
+}
+
+/// A plain TCP connection to a live test server, for what the test clients cannot do: read a stream that never
+/// ends, send half a request, put bytes on the wire that a client library would refuse.
+enum RawSocket {
+    static func connect(port: Int) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+    }
 }

@@ -58,10 +58,7 @@ enum SSEReader {
         port: Int, path: String, headers: [String] = [], untilID: Int64, timeout: Duration = .seconds(30),
         onID: @escaping @Sendable (Int64) -> Void = { _ in }
     ) async throws -> [Int64] {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let channel = try await RawSocket.connect(port: port)
         return try await withThrowingTaskGroup(of: [Int64].self) { group in
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in

@@ -931,10 +931,7 @@ enum OpenAPIStreamHead {
 
     /// Reads the status, the headers and the first complete event of an SSE response.
     static func read(port: Int, path: String, timeout: Duration = .seconds(30)) async throws -> Result {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let channel = try await RawSocket.connect(port: port)
         return try await withThrowingTaskGroup(of: Result.self) { group in
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in

@@ -66,10 +66,7 @@ struct SlowClientTests {
 
     /// Sends `text` and reads until the server closes the connection; false if it is still open after `limit`.
     static func sendAndWaitForClose(_ text: String, port: Int, limit: Duration) async throws -> Bool {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let channel = try await RawSocket.connect(port: port)
         return try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 // The server closing the connection ends the read, or fails it ("I/O on closed channel"): both mean closed.

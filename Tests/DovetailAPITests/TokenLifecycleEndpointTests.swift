@@ -145,10 +145,7 @@ struct TokenLifecycleEndpointTests {
 /// the text with line endings normalised to "\n".
 enum RawStream {
     static func read(port: Int, path: String, headers: [String] = [], until marker: String, timeout: Duration) async throws -> String {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        let channel = try await RawSocket.connect(port: port)
         return try await withThrowingTaskGroup(of: String.self) { group in
             group.addTask {
                 try await channel.executeThenClose { inbound, outbound in
